@@ -1,0 +1,288 @@
+package openai
+
+import (
+	"encoding/json"
+	"net/http"
+	"sync"
+	"time"
+)
+
+// StreamWriter writes a chat.completion.chunk stream. Every chunk is
+// flushed at once through http.NewResponseController, which reaches
+// through Caddy's wrappers (encode, idle timeouts) where a type assertion
+// to http.Flusher would not.
+//
+// While the client waits, a comment goes out every keep-alive interval so
+// that proxies and clients see a live connection. If the first chunk takes
+// longer than that, the comment starts the response; after that, errors
+// can only be reported inside the stream.
+//
+// Methods are safe to call from one goroutine while the keep-alive timer
+// runs on another.
+type StreamWriter struct {
+	mu        sync.Mutex
+	w         http.ResponseWriter
+	rc        *http.ResponseController
+	buf       []byte
+	open      []byte // `data: {"id":...,"choices":[{"index":0,"delta":{`
+	openRole  []byte // same, with "role":"assistant" first in the delta
+	close     []byte // `},"logprobs":null,"finish_reason":null}]...}` + "\n\n"
+	id        string
+	model     string
+	created   int64
+	usage     bool
+	started   bool // headers sent
+	roleSent  bool
+	content   bool // a data chunk was sent
+	finished  bool // [DONE] or an HTTP error was sent
+	lastWrite time.Time
+	first     time.Time // first write to the client
+	keepAlive time.Duration
+	timer     *time.Timer
+	err       error // first write error; later writes are skipped
+}
+
+// NewStreamWriter prepares a stream; nothing is written until the first
+// chunk or keep-alive.
+func NewStreamWriter(w http.ResponseWriter, id, model string, created int64, includeUsage bool, keepAlive time.Duration) *StreamWriter {
+	s := &StreamWriter{w: w, rc: http.NewResponseController(w), id: id, model: model,
+		created: created, usage: includeUsage, keepAlive: keepAlive, lastWrite: time.Now()}
+	s.open = s.header(nil)
+	s.open = append(s.open, `"choices":[{"index":0,"delta":{`...)
+	s.openRole = append(append([]byte(nil), s.open...), `"role":"assistant",`...)
+	s.close = append(s.close, `},"logprobs":null,"finish_reason":null}]`...)
+	if includeUsage {
+		s.close = append(s.close, `,"usage":null`...)
+	}
+	s.close = append(s.close, "}\n\n"...)
+	s.buf = make([]byte, 0, 1024)
+	if keepAlive > 0 {
+		s.mu.Lock() // tick reads s.timer
+		s.timer = time.AfterFunc(keepAlive, s.tick)
+		s.mu.Unlock()
+	}
+	return s
+}
+
+// header is `data: {"id":...,"object":...,"created":...,"model":...,`.
+func (s *StreamWriter) header(dst []byte) []byte {
+	dst = append(dst, `data: {"id":`...)
+	dst = AppendString(dst, s.id)
+	dst = append(dst, `,"object":"chat.completion.chunk","created":`...)
+	dst = appendInt(dst, s.created)
+	dst = append(dst, `,"model":`...)
+	dst = AppendString(dst, s.model)
+	return append(dst, ',')
+}
+
+// Content sends a content delta.
+func (s *StreamWriter) Content(p []byte) error { return s.delta(`"content":`, p) }
+
+// Reasoning sends a reasoning_content delta (DeepSeek's field, which
+// LobeChat, Open WebUI, Cherry Studio and others display as thinking).
+func (s *StreamWriter) Reasoning(p []byte) error { return s.delta(`"reasoning_content":`, p) }
+
+func (s *StreamWriter) delta(field string, p []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = append(s.opening(s.buf[:0]), field...)
+	s.buf = AppendString(s.buf, p)
+	s.buf = append(s.buf, s.close...)
+	return s.send()
+}
+
+func (s *StreamWriter) opening(dst []byte) []byte {
+	if s.roleSent {
+		return append(dst, s.open...)
+	}
+	s.roleSent = true
+	return append(dst, s.openRole...)
+}
+
+// ToolCall announces a tool call: index, id, type and name come first, as
+// OpenAI streams them.
+func (s *StreamWriter) ToolCall(index int, id, name string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := append(s.opening(s.buf[:0]), `"tool_calls":[{"index":`...)
+	b = appendInt(b, int64(index))
+	b = append(b, `,"id":`...)
+	b = AppendString(b, id)
+	b = append(b, `,"type":"function","function":{"name":`...)
+	b = AppendString(b, name)
+	b = append(b, `,"arguments":""}}]`...)
+	s.buf = append(b, s.close...)
+	return s.send()
+}
+
+// ToolArgs sends a fragment of a tool call's arguments.
+func (s *StreamWriter) ToolArgs(index int, frag []byte) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := append(s.opening(s.buf[:0]), `"tool_calls":[{"index":`...)
+	b = appendInt(b, int64(index))
+	b = append(b, `,"function":{"arguments":`...)
+	b = AppendString(b, frag)
+	b = append(b, `}}]`...)
+	s.buf = append(b, s.close...)
+	return s.send()
+}
+
+// Finish sends the chunk that carries finish_reason. If nothing was sent
+// yet, the role goes with it so that clients still see an assistant turn.
+func (s *StreamWriter) Finish(reason string) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	first := !s.roleSent
+	b := s.opening(s.buf[:0])
+	if first {
+		b = append(b, `"content":""`...)
+	}
+	b = append(b, `},"logprobs":null,"finish_reason":`...)
+	b = AppendString(b, reason)
+	b = append(b, `}]`...)
+	if s.usage {
+		b = append(b, `,"usage":null`...)
+	}
+	s.buf = append(b, "}\n\n"...)
+	return s.send()
+}
+
+// Usage sends the last chunk of an include_usage stream: no choices, only
+// usage, as the OpenAI spec has it.
+func (s *StreamWriter) Usage(u Usage) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	b := s.header(s.buf[:0])
+	b = append(b, `"choices":[],"usage":`...)
+	ub, _ := json.Marshal(u)
+	b = append(b, ub...)
+	s.buf = append(b, "}\n\n"...)
+	return s.send()
+}
+
+// Done sends data: [DONE] and stops the keep-alive.
+func (s *StreamWriter) Done() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.buf = append(s.buf[:0], "data: [DONE]\n\n"...)
+	err := s.send()
+	s.stop()
+	return err
+}
+
+// Fail reports e: as an HTTP error when nothing was sent yet (it returns
+// true), otherwise as a data: {"error":...} event followed by [DONE], which
+// makes the OpenAI SDKs raise it.
+func (s *StreamWriter) Fail(e *Error) (asHTTP bool, err error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	defer s.stop()
+	if s.finished {
+		return false, s.err
+	}
+	if !s.started {
+		s.started, s.finished = true, true
+		WriteError(s.w, e)
+		return true, nil
+	}
+	body, _ := json.Marshal(e)
+	s.buf = append(append(append(s.buf[:0], "data: "...), body...), "\n\n"...)
+	if err := s.send(); err != nil {
+		return false, err
+	}
+	s.buf = append(s.buf[:0], "data: [DONE]\n\n"...)
+	return false, s.send()
+}
+
+// Started reports whether the response headers went out.
+func (s *StreamWriter) Started() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.started
+}
+
+// SentData reports whether any chunk went out (keep-alives do not count).
+func (s *StreamWriter) SentData() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.content
+}
+
+// Close stops the keep-alive timer; call it before the handler returns.
+func (s *StreamWriter) Close() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.stop()
+}
+
+func (s *StreamWriter) stop() {
+	s.finished = true
+	if s.timer != nil {
+		s.timer.Stop()
+	}
+}
+
+// send writes s.buf as one event; the caller holds s.mu.
+func (s *StreamWriter) send() error {
+	if s.err != nil {
+		return s.err
+	}
+	if !s.started {
+		s.writeHeaders()
+	}
+	s.content = true
+	return s.write(s.buf)
+}
+
+func (s *StreamWriter) writeHeaders() {
+	h := s.w.Header()
+	h.Set("Content-Type", "text/event-stream")
+	h.Set("Cache-Control", "no-cache")
+	h.Set("X-Accel-Buffering", "no") // nginx in front must not buffer
+	s.w.WriteHeader(http.StatusOK)
+	s.started = true
+}
+
+func (s *StreamWriter) write(b []byte) error {
+	if _, err := s.w.Write(b); err != nil {
+		s.err = err
+		return err
+	}
+	if err := s.rc.Flush(); err != nil {
+		s.err = err
+		return err
+	}
+	s.lastWrite = time.Now()
+	if s.first.IsZero() {
+		s.first = s.lastWrite
+	}
+	return nil
+}
+
+// FirstWrite is when the first byte went to the client (zero if none).
+func (s *StreamWriter) FirstWrite() time.Time {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.first
+}
+
+var keepAliveComment = []byte(": keep-alive\n\n")
+
+// tick runs on the timer's goroutine.
+func (s *StreamWriter) tick() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.finished || s.err != nil {
+		return
+	}
+	idle := time.Since(s.lastWrite)
+	if idle >= s.keepAlive {
+		if !s.started {
+			s.writeHeaders()
+		}
+		s.write(keepAliveComment)
+		idle = 0
+	}
+	s.timer.Reset(s.keepAlive - idle)
+}

@@ -1,0 +1,207 @@
+package poeopenai
+
+import (
+	"fmt"
+	"net"
+	"net/http"
+	"net/url"
+	"regexp"
+	"strings"
+	"time"
+
+	"github.com/caddyserver/caddy/v2"
+	"go.uber.org/zap"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/tokenizer"
+	"github.com/poe-openai/caddy-poe-openai/poeclient"
+	"github.com/poe-openai/caddy-poe-openai/relay"
+	"github.com/poe-openai/caddy-poe-openai/tokenpool"
+	"github.com/poe-openai/caddy-poe-openai/translate"
+)
+
+// Provision resolves secrets, builds the pool and the Poe client.
+func (h *Handler) Provision(ctx caddy.Context) error {
+	h.logger = ctx.Logger()
+	repl := caddy.NewReplacer()
+
+	tokens, err := h.resolveTokens(repl)
+	if err != nil {
+		return err
+	}
+	authKeys, err := resolveSecrets(repl, h.AuthKeys, h.AuthKeysFile, "auth_keys_file")
+	if err != nil {
+		return err
+	}
+	if len(tokens) == 0 && !h.Passthrough {
+		return fmt.Errorf("poe_openai: no Poe API keys: %s", emptyTokensHint(h.Tokens, h.TokensFile))
+	}
+	h.keys = newKeyring(authKeys)
+	switch {
+	case len(authKeys) == 0 && !h.Passthrough:
+		h.logger.Warn("poe_openai: no auth_keys configured: anyone who can reach this site can use its Poe keys")
+	case len(authKeys) == 0 && len(tokens) > 0:
+		h.logger.Warn("poe_openai: passthrough without auth_keys: every client uses its own Poe key and the configured tokens are never used")
+	}
+
+	limits := h.limits()
+	held := make([]*tokenpool.Token, 0, len(tokens))
+	for _, secret := range tokens {
+		key := tokenStateKey(secret)
+		v, _, err := tokenStates.LoadOrNew(key, func() (caddy.Destructor, error) { return tokenpool.NewToken(secret), nil })
+		if err != nil {
+			return err
+		}
+		h.held = append(h.held, key)
+		held = append(held, v.(*tokenpool.Token))
+	}
+	h.pool = tokenpool.New(held, limits, tokenpool.SystemClock())
+	if h.Passthrough {
+		h.pass = tokenpool.NewPassthrough(limits, tokenpool.SystemClock(), tokenpool.DefaultMaxEntries)
+	}
+	if h.ClientRateLimit > 0 {
+		h.limiter = tokenpool.NewKeyLimiter(h.ClientRateLimit, tokenpool.SystemClock())
+	}
+
+	transport, err := h.transport()
+	if err != nil {
+		return err
+	}
+	h.client = &poeclient.Client{
+		HTTP:        &http.Client{Transport: transport},
+		BaseURL:     orDefault(h.BaseURL, poeclient.DefaultBaseURL),
+		UploadURL:   orDefault(h.UploadURL, poeclient.DefaultUploadURL),
+		UserAgent:   "caddy-poe-openai",
+		IdleTimeout: durationOr(h.Timeout, defaultTimeout),
+	}
+	uploadBudget := int64(defaultUploadCache)
+	if h.UploadCache != nil {
+		uploadBudget = *h.UploadCache
+	}
+	h.relay = &relay.Relay{
+		Client:    h.client,
+		Uploads:   relay.NewUploadCache(uploadBudget),
+		Retries:   intOr(h.Retries, defaultRetries),
+		KeepAlive: durationOr(h.KeepAlive, defaultKeepAlive),
+		Reasoning: orDefault(h.Reasoning, translate.ReasoningSplit),
+	}
+	h.models = newModelList(h.Bots)
+	if h.ModelsFromPoe {
+		h.models.startRefresh(ctx, h.client, h.logger)
+	}
+	h.metrics = registerMetrics(ctx.GetMetricsRegistry(), h.logger)
+	// Load the tokenizer's table now, not on the first request.
+	go tokenizer.Preload()
+
+	h.logger.Info("poe_openai ready",
+		zap.Int("tokens", len(tokens)), zap.Strings("token_fingerprints", fingerprints(held)),
+		zap.Int("auth_keys", len(authKeys)), zap.Bool("passthrough", h.Passthrough),
+		zap.Int("bots", len(h.Bots)), zap.Int("rate_limit", limits.RateLimit))
+	return nil
+}
+
+func (h *Handler) limits() tokenpool.Limits {
+	maxWait := defaultMaxWait
+	if h.MaxWait != nil {
+		maxWait = time.Duration(*h.MaxWait)
+	}
+	return tokenpool.Limits{
+		RateLimit:     intOr(h.RateLimit, defaultRateLimit),
+		CoolDown:      time.Duration(h.CoolDown),
+		MaxConcurrent: h.MaxConcurrent,
+		MaxWait:       maxWait,
+		Quarantine:    time.Duration(h.Quarantine),
+	}
+}
+
+// transport is tuned for many long streams to one host.
+func (h *Handler) transport() (*http.Transport, error) {
+	t := &http.Transport{
+		Proxy:                 nil,
+		DialContext:           (&net.Dialer{Timeout: 10 * time.Second, KeepAlive: 30 * time.Second}).DialContext,
+		ForceAttemptHTTP2:     true,
+		MaxIdleConns:          1024,
+		MaxIdleConnsPerHost:   256,
+		IdleConnTimeout:       90 * time.Second,
+		TLSHandshakeTimeout:   10 * time.Second,
+		ExpectContinueTimeout: time.Second,
+	}
+	if h.Proxy != "" {
+		u, err := proxyURL(h.Proxy)
+		if err != nil {
+			return nil, fmt.Errorf("poe_openai: proxy: %v", err)
+		}
+		t.Proxy = http.ProxyURL(u) // net/http speaks http, https and socks5 proxies
+	}
+	return t, nil
+}
+
+func proxyURL(raw string) (*url.URL, error) {
+	u, err := url.Parse(raw)
+	if err != nil || u.Host == "" {
+		return nil, fmt.Errorf("%q is not a proxy URL", raw)
+	}
+	switch u.Scheme {
+	case "http", "https", "socks5", "socks5h":
+		return u, nil
+	}
+	return nil, fmt.Errorf("%q: the scheme must be http, https or socks5", raw)
+}
+
+func checkHTTPURL(raw string) error {
+	u, err := url.Parse(raw)
+	if err != nil || (u.Scheme != "http" && u.Scheme != "https") || u.Host == "" {
+		return fmt.Errorf("%q is not an http(s) URL", raw)
+	}
+	return nil
+}
+
+var envPlaceholder = regexp.MustCompile(`\{env\.([^}]+)\}`)
+
+// emptyTokensHint names the environment variables that resolved to
+// nothing, which is by far the most common cause.
+func emptyTokensHint(raw []string, file string) string {
+	var vars []string
+	for _, t := range raw {
+		for _, m := range envPlaceholder.FindAllStringSubmatch(t, -1) {
+			vars = append(vars, m[1])
+		}
+	}
+	switch {
+	case len(vars) > 0:
+		return fmt.Sprintf("`tokens` is empty after resolving placeholders: set the environment variable %s to your Poe API key (from https://poe.com/api_key)",
+			strings.Join(vars, " or "))
+	case file != "":
+		return fmt.Sprintf("tokens_file %s holds no keys", file)
+	}
+	return "add `tokens <poe_api_key>` (or tokens_file, or passthrough)"
+}
+
+func orDefault(v, d string) string {
+	if v == "" {
+		return d
+	}
+	return v
+}
+
+func intOr(v *int, d int) int {
+	if v == nil {
+		return d
+	}
+	return *v
+}
+
+func durationOr(v caddy.Duration, d time.Duration) time.Duration {
+	if v == 0 {
+		return d
+	}
+	return time.Duration(v)
+}
+
+func fingerprints(tokens []*tokenpool.Token) []string {
+	out := make([]string, len(tokens))
+	for i, t := range tokens {
+		out[i] = t.Fingerprint()
+	}
+	return out
+}
+
