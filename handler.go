@@ -223,6 +223,10 @@ func (h *Handler) logRequest(r *http.Request, e *logEntry, start time.Time) {
 		if o.Err != nil {
 			fields = append(fields, zap.String("error", o.Err.Error()))
 		}
+		for _, ev := range o.Tokens {
+			h.logger.Warn("poe_openai: Poe key set aside", zap.String("token", ev.Token), zap.String("state", ev.State),
+				zap.String("reason", ev.Reason), zap.Duration("for", ev.For))
+		}
 		if o.NoDone {
 			h.logger.Warn("poe_openai: Poe closed the stream without a done event; the answer may be incomplete",
 				zap.String("bot", e.bot), zap.String("token", o.Token))

@@ -163,3 +163,6 @@ type passthroughTokens struct {
 func (p passthroughTokens) Acquire(ctx context.Context) (*tokenpool.Lease, error) {
 	return p.pt.Acquire(ctx, p.secret)
 }
+
+// Healthy is false: there is no other key to fail over to.
+func (passthroughTokens) Healthy() bool { return false }

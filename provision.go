@@ -46,20 +46,32 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	limits := h.limits()
 	held := make([]*tokenpool.Token, 0, len(tokens))
 	for _, secret := range tokens {
-		key := tokenStateKey(secret)
-		v, _, err := tokenStates.LoadOrNew(key, func() (caddy.Destructor, error) { return tokenpool.NewToken(secret), nil })
+		v, err := h.hold(tokenStateKey(secret), func() caddy.Destructor { return tokenpool.NewToken(secret) })
 		if err != nil {
 			return err
 		}
-		h.held = append(h.held, key)
 		held = append(held, v.(*tokenpool.Token))
 	}
 	h.pool = tokenpool.New(held, limits, tokenpool.SystemClock())
+	// Passthrough keys and client keys keep their windows across reloads
+	// too, as long as their limits stay the same.
 	if h.Passthrough {
-		h.pass = tokenpool.NewPassthrough(limits, tokenpool.SystemClock(), tokenpool.DefaultMaxEntries)
+		v, err := h.hold(fmt.Sprintf("poe_openai/passthrough/%+v", limits), func() caddy.Destructor {
+			return tokenpool.NewPassthrough(limits, tokenpool.SystemClock(), tokenpool.DefaultMaxEntries)
+		})
+		if err != nil {
+			return err
+		}
+		h.pass = v.(*tokenpool.Passthrough)
 	}
 	if h.ClientRateLimit > 0 {
-		h.limiter = tokenpool.NewKeyLimiter(h.ClientRateLimit, tokenpool.SystemClock())
+		v, err := h.hold(fmt.Sprintf("poe_openai/clients/%d", h.ClientRateLimit), func() caddy.Destructor {
+			return tokenpool.NewKeyLimiter(h.ClientRateLimit, tokenpool.SystemClock())
+		})
+		if err != nil {
+			return err
+		}
+		h.limiter = v.(*tokenpool.KeyLimiter)
 	}
 
 	transport, err := h.transport()
@@ -78,11 +90,12 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		uploadBudget = *h.UploadCache
 	}
 	h.relay = &relay.Relay{
-		Client:    h.client,
-		Uploads:   relay.NewUploadCache(uploadBudget),
-		Retries:   intOr(h.Retries, defaultRetries),
-		KeepAlive: durationOr(h.KeepAlive, defaultKeepAlive),
-		Reasoning: orDefault(h.Reasoning, translate.ReasoningSplit),
+		Client:     h.client,
+		Uploads:    relay.NewUploadCache(uploadBudget),
+		Retries:    intOr(h.Retries, defaultRetries),
+		KeepAlive:  durationOr(h.KeepAlive, defaultKeepAlive),
+		Reasoning:  orDefault(h.Reasoning, translate.ReasoningSplit),
+		Quarantine: limits.Quarantine,
 	}
 	h.models = newModelList(h.Bots)
 	if h.ModelsFromPoe {
@@ -99,6 +112,16 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	return nil
 }
 
+// hold takes a reference on shared state that outlives a config reload;
+// Cleanup drops it.
+func (h *Handler) hold(key string, create func() caddy.Destructor) (any, error) {
+	v, _, err := tokenStates.LoadOrNew(key, func() (caddy.Destructor, error) { return create(), nil })
+	if err == nil {
+		h.held = append(h.held, key)
+	}
+	return v, err
+}
+
 func (h *Handler) limits() tokenpool.Limits {
 	maxWait := defaultMaxWait
 	if h.MaxWait != nil {
@@ -109,7 +132,7 @@ func (h *Handler) limits() tokenpool.Limits {
 		CoolDown:      time.Duration(h.CoolDown),
 		MaxConcurrent: h.MaxConcurrent,
 		MaxWait:       maxWait,
-		Quarantine:    time.Duration(h.Quarantine),
+		Quarantine:    durationOr(h.Quarantine, tokenpool.DefaultQuarantine),
 	}
 }
 
@@ -204,4 +227,3 @@ func fingerprints(tokens []*tokenpool.Token) []string {
 	}
 	return out
 }
-

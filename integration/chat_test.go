@@ -327,7 +327,9 @@ func TestUpstreamErrors(t *testing.T) {
 				before := len(fake.RequestsFor(tt.bot))
 				r := s.post("/v1/chat/completions", "", `{"model":"`+tt.bot+`","stream":`+stream+`,"messages":[{"role":"user","content":"x"}]}`)
 				body := readAll(t, r.Body)
-				var e struct{ Error struct{ Code, Message string } }
+				var e struct {
+					Error struct{ Code, Message string }
+				}
 				json.Unmarshal([]byte(body), &e)
 				if r.StatusCode != tt.status || e.Error.Code != tt.code || r.Header.Get("Content-Type") != "application/json" {
 					t.Fatalf("stream=%s: %d %s", stream, r.StatusCode, body)

@@ -5,18 +5,18 @@ import "encoding/json"
 // ChatRequest is a validated /chat/completions request. Fields Poe has no
 // use for are dropped during parsing.
 type ChatRequest struct {
-	Model               string
-	Messages            []Message
-	Stream              bool
-	IncludeUsage        bool // stream_options.include_usage
-	Temperature         *float64
-	Stop                []string
-	LogitBias           map[string]float64
-	MaxTokens           int // max_completion_tokens, else max_tokens; 0 = none
-	Tools               []Tool
-	ToolChoice          ToolChoice
-	ResponseFormat      ResponseFormat
-	ReasoningEffort     string
+	Model           string
+	Messages        []Message
+	Stream          bool
+	IncludeUsage    bool // stream_options.include_usage
+	Temperature     *float64
+	Stop            []string
+	LogitBias       map[string]float64
+	MaxTokens       int // max_completion_tokens, else max_tokens; 0 = none
+	Tools           []Tool
+	ToolChoice      ToolChoice
+	ResponseFormat  ResponseFormat
+	ReasoningEffort string
 }
 
 // Roles a message may have.

@@ -2,7 +2,7 @@ package poeclient
 
 import (
 	"context"
-		"errors"
+	"errors"
 	"io"
 	"mime"
 	"mime/multipart"

@@ -14,17 +14,17 @@ import (
 type Kind uint8
 
 const (
-	KindUpstream     Kind = iota // anything else Poe reported
-	KindAuth                     // the Poe key was refused
-	KindNoPoints                 // the key's owner lacks points
-	KindRateLimit                // the key hit Poe's rate limit
-	KindBotNotFound              // no such bot
-	KindTooLong                  // the conversation is too long for the bot
-	KindTimeout                  // no bytes from Poe within the idle timeout
-	KindTransport                // network failure talking to Poe
-	KindServer                   // Poe's 5xx or a retryable in-band error
-	KindProtocol                 // Poe sent something that breaks the protocol
-	KindUpload                   // a file upload failed
+	KindUpstream    Kind = iota // anything else Poe reported
+	KindAuth                    // the Poe key was refused
+	KindNoPoints                // the key's owner lacks points
+	KindRateLimit               // the key hit Poe's rate limit
+	KindBotNotFound             // no such bot
+	KindTooLong                 // the conversation is too long for the bot
+	KindTimeout                 // no bytes from Poe within the idle timeout
+	KindTransport               // network failure talking to Poe
+	KindServer                  // Poe's 5xx or a retryable in-band error
+	KindProtocol                // Poe sent something that breaks the protocol
+	KindUpload                  // a file upload failed
 )
 
 var kindNames = [...]string{"upstream_error", "auth", "insufficient_points", "rate_limit",
@@ -216,4 +216,3 @@ func redact(msg, secret string) string {
 	}
 	return strings.ReplaceAll(msg, secret, "[redacted]")
 }
-

@@ -12,6 +12,10 @@ import (
 // or broken upstream from growing memory without limit.
 const DefaultMaxEventBytes = 16 << 20
 
+// readBufferSize is small because thousands of streams may be open at
+// once; a longer line simply spans several reads.
+const readBufferSize = 4 << 10
+
 // ErrEventTooLarge is returned when one event exceeds the decoder's limit.
 var ErrEventTooLarge = errors.New("poe: SSE event exceeds size limit")
 
@@ -42,7 +46,7 @@ func NewDecoder(r io.Reader, maxEvent int) *Decoder {
 	if maxEvent <= 0 {
 		maxEvent = DefaultMaxEventBytes
 	}
-	return &Decoder{r: r, buf: make([]byte, 32<<10), max: maxEvent}
+	return &Decoder{r: r, buf: make([]byte, readBufferSize), max: maxEvent}
 }
 
 // Next returns the next event's name ("message" when unnamed) and data.

@@ -54,7 +54,7 @@ func exhaustedError(err error) *openai.Error {
 		wait = ex.RetryAfter
 	}
 	return &openai.Error{Status: http.StatusTooManyRequests, Type: openai.TypeRateLimit, Code: "rate_limit_exceeded",
-		Message: "All Poe API keys of this server are busy or at their rate limit; retry after the time in Retry-After.",
+		Message:    "All Poe API keys of this server are busy or at their rate limit; retry after the time in Retry-After.",
 		RetryAfter: wait}
 }
 
@@ -68,7 +68,16 @@ const (
 	retryToken          // the token failed: move to another token
 )
 
-func classify(pe *poeclient.Error, lease *tokenpool.Lease, now time.Time) failover {
+// TokenEvent records that a token was set aside, for the log.
+type TokenEvent struct {
+	Token  string // fingerprint
+	State  string // cooling or quarantined
+	Reason string // rate_limit, invalid_key, insufficient_points
+	For    time.Duration
+}
+
+func classify(pe *poeclient.Error, lease *tokenpool.Lease, now time.Time, quarantine time.Duration, events *[]TokenEvent) failover {
+	fp := lease.Token().Fingerprint()
 	switch pe.Kind {
 	case poeclient.KindRateLimit:
 		wait := pe.RetryAfter
@@ -76,12 +85,15 @@ func classify(pe *poeclient.Error, lease *tokenpool.Lease, now time.Time) failov
 			wait = defaultRateLimitWait
 		}
 		lease.Cool(now.Add(wait))
+		*events = append(*events, TokenEvent{Token: fp, State: tokenpool.StateCooling, Reason: "rate_limit", For: wait})
 		return retryToken
-	case poeclient.KindAuth:
-		lease.Quarantine("invalid_key")
-		return retryToken
-	case poeclient.KindNoPoints:
-		lease.Quarantine("insufficient_points")
+	case poeclient.KindAuth, poeclient.KindNoPoints:
+		reason := "invalid_key"
+		if pe.Kind == poeclient.KindNoPoints {
+			reason = "insufficient_points"
+		}
+		lease.Quarantine(reason)
+		*events = append(*events, TokenEvent{Token: fp, State: tokenpool.StateQuarantined, Reason: reason, For: quarantine})
 		return retryToken
 	}
 	if pe.Retryable {

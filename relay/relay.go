@@ -10,6 +10,7 @@ import (
 	"errors"
 	"io"
 	"net/http"
+	"net/http/httptrace"
 	"time"
 
 	"github.com/poe-openai/caddy-poe-openai/openai"
@@ -25,11 +26,16 @@ type Relay struct {
 	Retries   int           // extra attempts on other tokens after a key-level failure
 	KeepAlive time.Duration // SSE comment interval while the client waits
 	Reasoning string        // translate.Reasoning*
+	// Quarantine is how long the pool sets a failing key aside; it is
+	// only reported in TokenEvents.
+	Quarantine time.Duration
 }
 
-// Tokens hands out leases: the pool, or a client's own key.
+// Tokens hands out leases: the pool, or a client's own key. Healthy
+// reports whether some token is not quarantined.
 type Tokens interface {
 	Acquire(ctx context.Context) (*tokenpool.Lease, error)
+	Healthy() bool
 }
 
 // Call is one request.
@@ -53,6 +59,7 @@ type Outcome struct {
 	NoDone    bool  // Poe closed the stream without "done"
 	Err       error // the last failure, if any
 	Usage     *openai.Usage
+	Tokens    []TokenEvent // tokens cooled or quarantined by this request
 }
 
 // StatusClientGone is logged when the client disconnected first.
@@ -83,7 +90,10 @@ func (r *Relay) Serve(w http.ResponseWriter, req *http.Request, c Call) (out Out
 				return out
 			}
 			oe := exhaustedError(err)
-			if last != nil {
+			if last != nil && (last.Kind == poeclient.KindRateLimit || !c.Tokens.Healthy()) {
+				// No key left that could answer: the last failure is the
+				// cause. Otherwise the pool is only busy, and the client
+				// should come back after Retry-After.
 				wait := oe.RetryAfter
 				oe = clientError(last)
 				if oe.RetryAfter > 0 {
@@ -96,7 +106,7 @@ func (r *Relay) Serve(w http.ResponseWriter, req *http.Request, c Call) (out Out
 		}
 		out.Attempts++
 		out.Token = lease.Token().Fingerprint()
-		answer, pe, next := r.try(ctx, sw, lease, &c, &uploaded)
+		answer, pe, next := r.try(ctx, sw, lease, &c, &uploaded, &out.Tokens)
 		if pe == nil {
 			r.finish(w, sw, answer, &c, &out, start)
 			return out
@@ -110,7 +120,7 @@ func (r *Relay) Serve(w http.ResponseWriter, req *http.Request, c Call) (out Out
 		switch {
 		case next == retryToken && c.Failover && out.Attempts <= r.Retries:
 			continue
-		case next == retryBot && !botRetried && out.Attempts <= max(r.Retries, 1):
+		case next == retryBot && !botRetried && out.Attempts <= r.Retries:
 			botRetried = true
 			continue
 		}
@@ -124,7 +134,7 @@ const clientGone poeclient.Kind = 255
 
 // try makes one attempt on one token. The lease is released whatever
 // happens, panics included.
-func (r *Relay) try(ctx context.Context, sw *openai.StreamWriter, lease *tokenpool.Lease, c *Call, uploaded *bool) (
+func (r *Relay) try(ctx context.Context, sw *openai.StreamWriter, lease *tokenpool.Lease, c *Call, uploaded *bool, events *[]TokenEvent) (
 	answer *translate.Answer, pe *poeclient.Error, next failover) {
 	defer lease.Release()
 	token := lease.Token().Secret()
@@ -156,11 +166,14 @@ func (r *Relay) try(ctx context.Context, sw *openai.StreamWriter, lease *tokenpo
 	if answer.Started() {
 		return answer, pce, noRetry // the client may have seen part of it
 	}
-	return answer, pce, classify(pce, lease, time.Now())
+	return answer, pce, classify(pce, lease, time.Now(), r.Quarantine, events)
 }
 
 // pump streams Poe's events into answer.
 func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, c *Call, answer *translate.Answer) error {
+	// The pool counts a cool-down from Poe's first response byte: by then
+	// the request has certainly arrived.
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotFirstResponseByte: lease.Reached})
 	stream, err := r.Client.Query(ctx, c.Bot, token, c.Plan.Query)
 	if err != nil {
 		return err

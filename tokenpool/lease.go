@@ -12,6 +12,8 @@ type Lease struct {
 	pool     *Pool
 	m        *member
 	start    int64
+	unsent   bool        // the token counts this lease as not yet acknowledged by Poe
+	sent     atomic.Bool // Reached ran (or Release stood in for it)
 	released atomic.Bool
 }
 
@@ -29,16 +31,45 @@ func (l *Lease) Release() {
 	}
 	t := l.tok
 	t.mu.Lock()
+	if l.unsent && l.sent.CompareAndSwap(false, true) {
+		t.unsent-- // never sent: it did not reach Poe, the start time stands
+	}
 	t.inFlight--
 	n := t.inFlight
 	ws := t.watchers
 	t.mu.Unlock()
 	// Tell our pool and every other open pool over this token (the one of a
 	// newer config in particular) so their waiters are served.
-	l.pool.freed(l.m, n)
+	l.notify(n, ws)
+}
+
+// Reached records that the request reached Poe: Poe's first response byte
+// came back. Under a cool-down the token starts nothing else until then,
+// and the next start waits cool_down from this moment. Since a request
+// has arrived before it is answered, two requests on a token can never
+// reach Poe closer than cool_down, however slow the network or the
+// machine. Without a cool-down it does nothing. Idempotent.
+func (l *Lease) Reached() {
+	if l == nil || !l.unsent || !l.sent.CompareAndSwap(false, true) {
+		return
+	}
+	now := l.pool.now()
+	t := l.tok
+	t.mu.Lock()
+	t.unsent--
+	t.lastStart = max(t.lastStart, now) // gates only move later, as the heaps assume
+	n := t.inFlight
+	ws := t.watchers
+	t.mu.Unlock()
+	l.notify(n, ws)
+}
+
+// notify tells every open pool over the token that it may have room.
+func (l *Lease) notify(inFlight int, ws []watcher) {
+	l.pool.freed(l.m, inFlight)
 	for _, w := range ws {
 		if w.p != l.pool {
-			w.p.freed(w.m, n)
+			w.p.freed(w.m, inFlight)
 		}
 	}
 }

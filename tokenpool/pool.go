@@ -83,6 +83,22 @@ func New(tokens []*Token, limits Limits, clock Clock) *Pool {
 	return p
 }
 
+// Healthy reports whether any token is not quarantined: when a failover
+// finds no token free, the pool is then merely busy, not broken.
+func (p *Pool) Healthy() bool {
+	now := p.now()
+	for i := range p.members {
+		t := p.members[i].tok
+		t.mu.Lock()
+		q := t.quarUntil > now
+		t.mu.Unlock()
+		if !q {
+			return true
+		}
+	}
+	return false
+}
+
 // Len returns the number of tokens.
 func (p *Pool) Len() int { return len(p.members) }
 
@@ -192,7 +208,7 @@ func (p *Pool) take(now int64, l *Lease) *Lease {
 		t.mu.Lock()
 		gate, capped, last := t.gate(lim), t.capped(lim), t.lastStart
 		if gate <= now && !capped && last == m.key {
-			t.start(now, lim)
+			unsent := t.start(now, lim)
 			gate, capped = t.gate(lim), t.capped(lim)
 			t.mu.Unlock()
 			if gate <= now && !capped {
@@ -205,7 +221,7 @@ func (p *Pool) take(now int64, l *Lease) *Lease {
 			if l == nil {
 				l = new(Lease)
 			}
-			l.tok, l.pool, l.m, l.start = t, p, m, now
+			l.tok, l.pool, l.m, l.start, l.unsent = t, p, m, now, unsent
 			return l
 		}
 		t.mu.Unlock()
@@ -252,8 +268,8 @@ func (p *Pool) exhausted(now int64) *ExhaustedError {
 
 // freed is called after a token's in-flight count dropped to inFlight.
 func (p *Pool) freed(m *member, inFlight int) {
-	if c := p.limits.MaxConcurrent; c == 0 || inFlight >= c {
-		return // the cap cannot have been what blocked it here
+	if c := p.limits.MaxConcurrent; p.limits.CoolDown == 0 && (c == 0 || inFlight >= c) {
+		return // neither the cap nor an unsent request can have blocked it here
 	}
 	p.mu.Lock()
 	if m.loc == locNone {

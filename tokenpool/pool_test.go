@@ -259,12 +259,12 @@ func TestFingerprint(t *testing.T) {
 func TestStatusBusyByCap(t *testing.T) {
 	c := NewFakeClock(t0)
 	p := New(newTokens(1), Limits{MaxConcurrent: 2, CoolDown: time.Second}, c)
-	mustAcquire(t, p)
+	mustAcquire(t, p).Reached()
 	if s := p.Status()[0]; s.State != StateBusy || !s.Until.Equal(t0.Add(time.Second)) || s.InFlight != 1 {
 		t.Fatalf("status %+v", s)
 	}
 	c.Advance(time.Second)
-	mustAcquire(t, p)
+	mustAcquire(t, p).Reached()
 	c.Advance(time.Second)
 	if s := p.Status()[0]; s.State != StateBusy || !s.Until.IsZero() || s.InFlight != 2 {
 		t.Fatalf("status %+v", s)

@@ -21,6 +21,7 @@ type Token struct {
 	quarUntil int64  // never if not quarantined
 	reason    string // why quarantined
 	inFlight  int
+	unsent    int // leases started under a cool-down whose request Poe has not acknowledged yet
 	starts    uint64
 	// watchers are the open pools indexing this token; they are told when
 	// inFlight drops. Copy-on-write, so Release can range over a snapshot
@@ -66,17 +67,26 @@ func (t *Token) gate(l *Limits) int64 {
 	return at
 }
 
-// capped reports whether the in-flight cap of l is reached. Caller holds t.mu.
+// capped reports whether the token must wait for a lease to move on: the
+// in-flight cap of l is reached, or, under a cool-down, Poe has not yet
+// acknowledged a started request (the cool-down then counts from that
+// acknowledgement, see Lease.Reached). Caller holds t.mu.
 func (t *Token) capped(l *Limits) bool {
-	return l.MaxConcurrent > 0 && t.inFlight >= l.MaxConcurrent
+	return l.MaxConcurrent > 0 && t.inFlight >= l.MaxConcurrent || l.CoolDown > 0 && t.unsent > 0
 }
 
-// start records a request start at now. Caller holds t.mu.
-func (t *Token) start(now int64, l *Limits) {
+// start records a request start at now and reports whether the lease must
+// report Poe's acknowledgement. Caller holds t.mu.
+func (t *Token) start(now int64, l *Limits) (unsent bool) {
 	t.inFlight++
 	t.starts++
 	t.lastStart = now
 	t.ring.push(now, l.RateLimit)
+	if l.CoolDown > 0 {
+		t.unsent++
+		return true
+	}
+	return false
 }
 
 // idle reports whether forgetting the token loses nothing: nothing in
@@ -84,7 +94,7 @@ func (t *Token) start(now int64, l *Limits) {
 func (t *Token) idle(now int64, l *Limits) bool {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	return t.inFlight == 0 && t.gate(l) <= now &&
+	return t.inFlight == 0 && t.unsent == 0 && t.gate(l) <= now &&
 		(t.lastStart == never || t.lastStart+int64(Window) <= now)
 }
 

@@ -165,7 +165,7 @@ var extensions = map[string]string{
 	"image/heic": ".heic", "image/heif": ".heif", "image/bmp": ".bmp", "application/pdf": ".pdf",
 	"text/plain": ".txt", "text/markdown": ".md", "text/csv": ".csv", "application/json": ".json",
 	"application/epub+zip": ".epub",
-	"audio/wav": ".wav", "audio/mpeg": ".mp3",
+	"audio/wav":            ".wav", "audio/mpeg": ".mp3",
 }
 
 func extension(ct string) string {
