@@ -170,9 +170,9 @@ func (h *Handler) serveModels(w http.ResponseWriter, r *http.Request, one bool, 
 		openai.WriteError(w, errUnauthorized)
 		return
 	}
-	var v any = h.models.list()
+	var v any = h.models.list(r.Context())
 	if one {
-		m, ok := h.models.find(id)
+		m, ok := h.models.find(r.Context(), id)
 		if !ok {
 			openai.WriteError(w, &openai.Error{Status: http.StatusNotFound, Type: openai.TypeInvalidRequest, Param: "model",
 				Code: "model_not_found", Message: "The model '" + id + "' does not exist."})

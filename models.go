@@ -46,7 +46,8 @@ func newModelList(bots map[string]string) *modelList {
 	return m
 }
 
-func (m *modelList) list() openai.ModelList {
+func (m *modelList) list(ctx context.Context) openai.ModelList {
+	m.waitLoaded(ctx)
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	data := make([]openai.Model, 0, len(m.mapped)+len(m.poe))
@@ -59,8 +60,8 @@ func (m *modelList) list() openai.ModelList {
 	return openai.ModelList{Object: "list", Data: data}
 }
 
-func (m *modelList) find(id string) (openai.Model, bool) {
-	for _, x := range m.list().Data {
+func (m *modelList) find(ctx context.Context, id string) (openai.Model, bool) {
+	for _, x := range m.list(ctx).Data {
 		if x.ID == id {
 			return x, true
 		}
@@ -78,17 +79,29 @@ func (m *modelList) bot(model string) (string, bool) {
 	return b, ok
 }
 
-// fromPoe reports whether Poe's list has id, waiting a little for the
-// first fetch when the server has just started.
-func (m *modelList) fromPoe(ctx context.Context, id string) bool {
+// firstFetchWait bounds how long a request waits for Poe's model list
+// right after start-up.
+const firstFetchWait = 5 * time.Second
+
+// waitLoaded waits, right after start-up, for the first fetch of Poe's
+// list, so that the first answers already include it.
+func (m *modelList) waitLoaded(ctx context.Context) {
 	if m.loaded == nil {
-		return false
+		return
 	}
 	select {
 	case <-m.loaded:
 	case <-ctx.Done():
-	case <-time.After(5 * time.Second):
+	case <-time.After(firstFetchWait):
 	}
+}
+
+// fromPoe reports whether Poe's list has id.
+func (m *modelList) fromPoe(ctx context.Context, id string) bool {
+	if m.loaded == nil {
+		return false
+	}
+	m.waitLoaded(ctx)
 	m.mu.RLock()
 	defer m.mu.RUnlock()
 	return m.poeIDs[id]

@@ -131,6 +131,20 @@ type Stream struct {
 	err    error
 }
 
+// NewStream reads an event stream from body without HTTP: for tests,
+// benchmarks and replaying recorded answers.
+func NewStream(body io.ReadCloser, maxEvent int) *Stream {
+	ctx, cancel := context.WithCancelCause(context.Background())
+	return &Stream{
+		Header: http.Header{},
+		resp:   &http.Response{Body: body},
+		dec:    NewDecoder(body, maxEvent),
+		ctx:    ctx,
+		cancel: cancel,
+		idle:   &idleTimer{},
+	}
+}
+
 // Next returns the next event. An error event comes back as *Error, done
 // ends the stream with io.EOF (Done reports true), and a stream that ends
 // without done also ends with io.EOF (Done reports false). Anything after
