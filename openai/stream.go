@@ -35,6 +35,8 @@ type StreamWriter struct {
 	roleSent  bool
 	content   bool // a data chunk was sent
 	finished  bool // [DONE] or an HTTP error was sent
+	hold      bool // write chunks without flushing until Flush
+	dirty     bool // written but not flushed
 	lastWrite time.Time
 	first     time.Time // first write to the client
 	keepAlive time.Duration
@@ -62,6 +64,26 @@ func NewStreamWriter(w http.ResponseWriter, id, model string, created int64, inc
 		s.mu.Unlock()
 	}
 	return s
+}
+
+// HoldFlushes makes chunk writes wait for Flush (Done, Fail and
+// keep-alives still flush). The caller flushes whenever its source has
+// nothing more ready, so no chunk waits for the network, while a burst of
+// chunks leaves in one write instead of one system call each.
+func (s *StreamWriter) HoldFlushes() {
+	s.mu.Lock()
+	s.hold = true
+	s.mu.Unlock()
+}
+
+// Flush sends what HoldFlushes kept back.
+func (s *StreamWriter) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if !s.dirty || s.err != nil {
+		return s.err
+	}
+	return s.flush()
 }
 
 // header is `data: {"id":...,"object":...,"created":...,"model":...,`.
@@ -166,6 +188,7 @@ func (s *StreamWriter) Done() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.buf = append(s.buf[:0], "data: [DONE]\n\n"...)
+	s.hold = false
 	err := s.send()
 	s.stop()
 	return err
@@ -181,6 +204,7 @@ func (s *StreamWriter) Fail(e *Error) (asHTTP bool, err error) {
 	if s.finished {
 		return false, s.err
 	}
+	s.hold = false
 	if !s.started {
 		s.started, s.finished = true, true
 		WriteError(s.w, e)
@@ -249,6 +273,16 @@ func (s *StreamWriter) write(b []byte) error {
 		s.err = err
 		return err
 	}
+	if s.hold {
+		s.dirty = true
+		return nil
+	}
+	return s.flush()
+}
+
+// flush pushes written bytes to the client; the caller holds s.mu.
+func (s *StreamWriter) flush() error {
+	s.dirty = false
 	if err := s.rc.Flush(); err != nil {
 		s.err = err
 		return err
@@ -281,7 +315,11 @@ func (s *StreamWriter) tick() {
 		if !s.started {
 			s.writeHeaders()
 		}
-		s.write(keepAliveComment)
+		if _, err := s.w.Write(keepAliveComment); err == nil {
+			s.flush()
+		} else {
+			s.err = err
+		}
 		idle = 0
 	}
 	s.timer.Reset(s.keepAlive - idle)

@@ -196,3 +196,27 @@ func BenchmarkStreamWriterContent(b *testing.B) {
 		sw.Content(delta)
 	}
 }
+
+func TestStreamWriterHoldFlushes(t *testing.T) {
+	rec := httptest.NewRecorder()
+	sw := NewStreamWriter(rec, "id", "m", 1, false, 0)
+	sw.HoldFlushes()
+	sw.Content([]byte("a"))
+	sw.Content([]byte("b"))
+	if rec.Flushed {
+		t.Fatal("flushed while held")
+	}
+	if err := sw.Flush(); err != nil || !rec.Flushed || len(chunks(rec.Body.String())) != 2 {
+		t.Fatalf("Flush: %v %v %q", err, rec.Flushed, rec.Body.String())
+	}
+	rec.Flushed = false
+	sw.Flush() // nothing new: no flush
+	if rec.Flushed {
+		t.Fatal("empty flush")
+	}
+	sw.Finish(FinishStop)
+	sw.Done() // always flushes
+	if !rec.Flushed || !strings.HasSuffix(rec.Body.String(), "data: [DONE]\n\n") {
+		t.Fatal("Done did not flush")
+	}
+}

@@ -181,6 +181,10 @@ func (s *Stream) Next() (Event, error) {
 	return Event{Kind: kind, Data: data}, nil
 }
 
+// OnWait sets a function to run right before the stream waits for more
+// data from Poe (see Decoder.OnWait).
+func (s *Stream) OnWait(f func()) { s.dec.OnWait = f }
+
 // Done reports whether Poe ended the stream with a done event.
 func (s *Stream) Done() bool { return s.done }
 

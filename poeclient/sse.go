@@ -38,6 +38,9 @@ type Decoder struct {
 	skipLF bool // the last line ended in CR: an LF that follows belongs to it
 	max    int
 	err    error
+	// OnWait, if set, runs right before the decoder blocks on a read: the
+	// moment a caller holding output back must flush it.
+	OnWait func()
 }
 
 // NewDecoder returns a decoder that refuses events over maxEvent bytes
@@ -160,6 +163,9 @@ func (d *Decoder) fill() error {
 		return d.err
 	}
 	d.start, d.end = 0, 0
+	if d.OnWait != nil {
+		d.OnWait()
+	}
 	for d.end == 0 {
 		n, err := d.r.Read(d.buf)
 		d.end = n

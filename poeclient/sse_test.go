@@ -161,3 +161,40 @@ func BenchmarkDecoder(b *testing.B) {
 		}
 	}
 }
+
+// pieces returns its chunks one Read at a time, and counts the Reads.
+type pieces struct {
+	chunks []string
+	reads  int
+}
+
+func (p *pieces) Read(b []byte) (int, error) {
+	p.reads++
+	if len(p.chunks) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(b, p.chunks[0])
+	p.chunks = p.chunks[1:]
+	return n, nil
+}
+
+func TestDecoderOnWaitBeforeEachBlockingRead(t *testing.T) {
+	ev := "event: text\r\ndata: {\"text\": \"x\"}\r\n\r\n"
+	// Three events in one read, then one event split over two reads.
+	src := &pieces{chunks: []string{ev + ev + ev, ev[:10], ev[10:]}}
+	d := NewDecoder(src, 0)
+	waits := 0
+	d.OnWait = func() { waits++ }
+	var at []int // waits seen when each event came out
+	for {
+		if _, _, err := d.Next(); err != nil {
+			break
+		}
+		at = append(at, waits)
+	}
+	// One wait before the first read, none between the three buffered
+	// events, one before each of the two later reads, one before EOF.
+	if len(at) != 4 || at[0] != 1 || at[1] != 1 || at[2] != 1 || at[3] != 3 || waits != 4 || src.reads != 4 {
+		t.Fatalf("waits at events %v, total %d, reads %d", at, waits, src.reads)
+	}
+}

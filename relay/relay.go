@@ -154,7 +154,7 @@ func (r *Relay) try(ctx context.Context, sw *openai.StreamWriter, lease *tokenpo
 		MaxTokens: c.Chat.MaxTokens,
 		Count:     c.Chat.Stream && c.Chat.IncludeUsage,
 	}, sink)
-	err := r.pump(ctx, lease, token, c, answer)
+	err := r.pump(ctx, lease, token, c, answer, sw)
 	if err == nil {
 		return answer, nil, noRetry
 	}
@@ -170,7 +170,7 @@ func (r *Relay) try(ctx context.Context, sw *openai.StreamWriter, lease *tokenpo
 }
 
 // pump streams Poe's events into answer.
-func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, c *Call, answer *translate.Answer) error {
+func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, c *Call, answer *translate.Answer, sw *openai.StreamWriter) error {
 	// The pool counts a cool-down from Poe's first response byte: by then
 	// the request has certainly arrived.
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotFirstResponseByte: lease.Reached})
@@ -179,6 +179,12 @@ func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, 
 		return err
 	}
 	defer stream.Close()
+	if sw != nil {
+		// Flush exactly when Poe has nothing more ready: no chunk waits,
+		// and a burst leaves in one write.
+		sw.HoldFlushes()
+		stream.OnWait(func() { sw.Flush() })
+	}
 	for {
 		ev, err := stream.Next()
 		if err == io.EOF {
