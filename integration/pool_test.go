@@ -242,10 +242,16 @@ func TestPassthroughAndClientKeys(t *testing.T) {
 	if r := s.post("/v1/chat/completions", "sk-inline", body); r.StatusCode != 200 {
 		t.Fatalf("other key: %d", r.StatusCode)
 	}
-	// A passed-through key that Poe refuses is reported, not failed over.
-	fake.SetToken("bad-own-key", poefake.TokenInvalid)
-	if r := s.post("/v1/chat/completions", "bad-own-key", body); r.StatusCode != 502 || len(fake.Starts("bad-own-key")) != 1 {
-		t.Fatalf("bad own key: %d, %d attempts", r.StatusCode, len(fake.Starts("bad-own-key")))
+	// A passed-through key that Poe refuses is reported, not failed over,
+	// and not set aside: once fixed (here: given points), it works at once.
+	fake.SetToken("poor-own-key", poefake.TokenNoPoints)
+	if r := s.post("/v1/chat/completions", "poor-own-key", body); r.StatusCode != 429 || len(fake.Starts("poor-own-key")) != 1 ||
+		!strings.Contains(readAll(t, r.Body), "insufficient_quota") {
+		t.Fatalf("poor own key: %d, %d attempts", r.StatusCode, len(fake.Starts("poor-own-key")))
+	}
+	fake.SetToken("poor-own-key", poefake.TokenOK)
+	if r := s.post("/v1/chat/completions", "poor-own-key", body); r.StatusCode != 200 {
+		t.Fatalf("own key after topping up: %d", r.StatusCode)
 	}
 	if logs := s.logs(); strings.Contains(logs, "my-own-poe-key") || strings.Contains(logs, "sk-file") || strings.Contains(logs, "tok-file-1") {
 		t.Fatal("a key appeared in the log")

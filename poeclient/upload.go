@@ -20,6 +20,9 @@ const DefaultUploadURL = "https://www.quora.com/poe_api/file_upload_3RD_PARTY_PO
 // uploadRetryDelay is fastapi_poe's pause between its two upload tries.
 var uploadRetryDelay = 500 * time.Millisecond
 
+// uploadTimeout bounds one upload try, as fastapi_poe's 120 s does.
+const uploadTimeout = 120 * time.Second
+
 // UploadBytes uploads a file's bytes and returns the attachment to put in
 // a message. A failure is retried once.
 func (c *Client) UploadBytes(ctx context.Context, token, name, contentType string, data []byte) (Attachment, error) {
@@ -84,6 +87,8 @@ func (c *Client) uploadOnce(ctx context.Context, token string, body func() (io.R
 	if uploadURL == "" {
 		uploadURL = DefaultUploadURL
 	}
+	ctx, cancel := context.WithTimeout(ctx, uploadTimeout)
+	defer cancel()
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, uploadURL, r)
 	if err != nil {
 		return Attachment{}, &Error{Kind: KindUpload, Message: "bad upload URL"}

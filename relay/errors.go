@@ -76,7 +76,9 @@ type TokenEvent struct {
 	For    time.Duration
 }
 
-func classify(pe *poeclient.Error, lease *tokenpool.Lease, now time.Time, quarantine time.Duration, events *[]TokenEvent) failover {
+// A client's own (passed-through) key is never quarantined: its owner
+// must keep seeing Poe's real answer, and may fix the key at any time.
+func classify(pe *poeclient.Error, lease *tokenpool.Lease, pooled bool, now time.Time, quarantine time.Duration, events *[]TokenEvent) failover {
 	fp := lease.Token().Fingerprint()
 	switch pe.Kind {
 	case poeclient.KindRateLimit:
@@ -88,6 +90,9 @@ func classify(pe *poeclient.Error, lease *tokenpool.Lease, now time.Time, quaran
 		*events = append(*events, TokenEvent{Token: fp, State: tokenpool.StateCooling, Reason: "rate_limit", For: wait})
 		return retryToken
 	case poeclient.KindAuth, poeclient.KindNoPoints:
+		if !pooled {
+			return noRetry
+		}
 		reason := "invalid_key"
 		if pe.Kind == poeclient.KindNoPoints {
 			reason = "insufficient_points"

@@ -166,7 +166,7 @@ func (r *Relay) try(ctx context.Context, sw *openai.StreamWriter, lease *tokenpo
 	if answer.Started() {
 		return answer, pce, noRetry // the client may have seen part of it
 	}
-	return answer, pce, classify(pce, lease, time.Now(), r.Quarantine, events)
+	return answer, pce, classify(pce, lease, c.Failover, time.Now(), r.Quarantine, events)
 }
 
 // pump streams Poe's events into answer.
