@@ -51,6 +51,7 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    upload_url     <url>
 //	    upload_cache   <size>
 //	    proxy          <url>
+//	    upstream_h2c   [on|off]
 //	    max_request_body <size>
 //	    cors           <origin>...
 //	}
@@ -180,17 +181,21 @@ func (h *Handler) subdirective(d *caddyfile.Dispenser, name string) error {
 		default:
 			h.KeepAlive = v
 		}
-	case "passthrough":
-		h.Passthrough = true
+	case "passthrough", "upstream_h2c":
+		on := true
 		if d.NextArg() {
-			on, err := onOff(d)
-			if err != nil {
+			var err error
+			if on, err = onOff(d); err != nil {
 				return err
 			}
-			h.Passthrough = on
 		}
 		if d.NextArg() {
 			return d.ArgErr()
+		}
+		if name == "passthrough" {
+			h.Passthrough = on
+		} else {
+			h.UpstreamH2C = on
 		}
 	case "reasoning_effort_flag", "models_from_poe":
 		if !d.NextArg() {

@@ -12,6 +12,7 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
+	"github.com/poe-openai/caddy-poe-openai/internal/offstack"
 	"github.com/poe-openai/caddy-poe-openai/openai"
 	"github.com/poe-openai/caddy-poe-openai/relay"
 	"github.com/poe-openai/caddy-poe-openai/translate"
@@ -128,7 +129,9 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 		entry.status = relay.StatusClientGone
 		return
 	}
-	req, oe := openai.ParseChatRequest(body)
+	var req *openai.ChatRequest
+	var oe *openai.Error
+	offstack.Run(func() { req, oe = openai.ParseChatRequest(body) })
 	if oe != nil {
 		fail(oe)
 		return
@@ -140,15 +143,19 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	entry.bot = bot
-	plan, oe := translate.ToPoe(req, translate.RequestOptions{
-		SimulateRoles:       orDefault(h.SimulateRoles, translate.SimulateOff),
-		ReasoningEffortFlag: h.ReasoningEffortFlag == nil || *h.ReasoningEffortFlag,
-		MaxPartBytes:        h.maxBody(),
+	var plan *translate.Plan
+	offstack.Run(func() {
+		plan, oe = translate.ToPoe(req, translate.RequestOptions{
+			SimulateRoles:       orDefault(h.SimulateRoles, translate.SimulateOff),
+			ReasoningEffortFlag: h.ReasoningEffortFlag == nil || *h.ReasoningEffortFlag,
+			MaxPartBytes:        h.maxBody(),
+		})
 	})
 	if oe != nil {
 		fail(oe)
 		return
 	}
+	req.Messages = nil // translated: the stream need not hold the conversation twice
 	call := relay.Call{Chat: req, Plan: plan, Bot: bot, Tokens: h.pool, Failover: true}
 	if who.passthrough != "" {
 		call.Tokens, call.Failover = passthroughTokens{h.pass, who.passthrough}, false

@@ -76,6 +76,7 @@ type Handler struct {
 	UploadURL      string   `json:"upload_url,omitempty"`       // default Poe's upload endpoint
 	UploadCache    *int64   `json:"upload_cache,omitempty"`     // bytes; default 64MB
 	Proxy          string   `json:"proxy,omitempty"`            // http://, https:// or socks5://
+	UpstreamH2C    bool     `json:"upstream_h2c,omitempty"`     // cleartext HTTP/2 to an http:// base_url
 	MaxRequestBody int64    `json:"max_request_body,omitempty"` // bytes; default 32MB
 	CORS           []string `json:"cors,omitempty"`             // allowed origins; "*" for any
 
@@ -159,6 +160,9 @@ func (h *Handler) Validate() error {
 		if _, err := proxyURL(h.Proxy); err != nil {
 			return fmt.Errorf("poe_openai: proxy: %v", err)
 		}
+	}
+	if h.UpstreamH2C && !strings.HasPrefix(orDefault(h.BaseURL, "https://"), "http://") {
+		return fmt.Errorf("poe_openai: upstream_h2c needs an http:// base_url (https:// negotiates HTTP/2 by itself)")
 	}
 	return nil
 }

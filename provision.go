@@ -136,7 +136,10 @@ func (h *Handler) limits() tokenpool.Limits {
 	}
 }
 
-// transport is tuned for many long streams to one host.
+// transport is tuned for many long streams to one host: HTTP/2 where the
+// server offers it (api.poe.com does, over TLS), so that streams share
+// connections, and a small write buffer, since each HTTP/1.1 connection
+// keeps its own for as long as it lives.
 func (h *Handler) transport() (*http.Transport, error) {
 	t := &http.Transport{
 		Proxy:                 nil,
@@ -147,6 +150,15 @@ func (h *Handler) transport() (*http.Transport, error) {
 		IdleConnTimeout:       90 * time.Second,
 		TLSHandshakeTimeout:   10 * time.Second,
 		ExpectContinueTimeout: time.Second,
+		WriteBufferSize:       1 << 10,
+	}
+	if h.UpstreamH2C {
+		// Prior-knowledge HTTP/2 for http:// URLs (HTTP/1 off is what
+		// selects it); https:// still negotiates by ALPN.
+		var p http.Protocols
+		p.SetHTTP2(true)
+		p.SetUnencryptedHTTP2(true)
+		t.Protocols = &p
 	}
 	if h.Proxy != "" {
 		u, err := proxyURL(h.Proxy)

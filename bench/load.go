@@ -26,9 +26,10 @@ const (
 
 // target is one way to get an answer.
 type target struct {
-	name string
-	url  string // chat completions endpoint, or the fake's /bot/ prefix
-	poe  bool   // speaks Poe's protocol (direct), not OpenAI's
+	name  string
+	url   string // chat completions endpoint, or the fake's /bot/ prefix
+	poe   bool   // speaks Poe's protocol (direct), not OpenAI's
+	caddy *child // the Caddy in the path, if any
 }
 
 // job is the answer asked for, with its request bodies built once.

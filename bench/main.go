@@ -20,7 +20,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -50,6 +49,7 @@ type config struct {
 	streamBot, ttftBot             string
 	nonStreamBot, openBot          string
 	openProto                      string
+	openUpstream                   string
 	args                           []string
 }
 
@@ -76,6 +76,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.StringVar(&cfg.nonStreamBot, "nonstream-bot", "Chunks-64x16", "scenario 3: answer asked for")
 	fs.StringVar(&cfg.openBot, "open-bot", "Chunks-6x16-5s", "scenario 4: answer asked for (a chunk every interval)")
 	fs.StringVar(&cfg.openProto, "open-proto", "auto", "scenario 4, client to Caddy: h1, h2c, or auto (h1 if Caddy's file descriptor limit allows)")
+	fs.StringVar(&cfg.openUpstream, "open-upstream", "h2c", "scenario 4, Caddy to the upstream on both paths: h2c (many streams per connection, as Caddy to api.poe.com over TLS) or h1 (one connection per stream)")
 	if err := fs.Parse(args); err != nil {
 		return nil, err
 	}
@@ -119,6 +120,8 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 		return nil, errors.New("-concurrency, -nonstream-concurrency and -ttft-samples must be positive")
 	case cfg.openProto != "auto" && cfg.openProto != "h1" && cfg.openProto != "h2c":
 		return nil, errors.New("-open-proto must be auto, h1 or h2c")
+	case cfg.openUpstream != "h1" && cfg.openUpstream != "h2c":
+		return nil, errors.New("-open-upstream must be h1 or h2c")
 	}
 	return cfg, nil
 }
@@ -177,6 +180,7 @@ type bench struct {
 	nofile    uint64
 	addrs     fakeAddrs
 	children  []*child
+	fake      *child
 	targets   []*target // module, reverse_proxy, direct
 	adminPort int       // the module Caddy's admin endpoint, with -pprof
 }
@@ -212,7 +216,7 @@ func runBench(ctx context.Context, cfg *config, stdout, stderr io.Writer) (*runR
 	if err != nil {
 		return nil, err
 	}
-	b.children, b.addrs = append(b.children, fake), addrs
+	b.children, b.addrs, b.fake = append(b.children, fake), addrs, fake
 	b.progress("fake Poe on %s, OpenAI mirror on %s, RLIMIT_NOFILE %d", addrs.poe, addrs.openai, b.nofile)
 	if cfg.scenarios[1] || cfg.scenarios[2] || cfg.scenarios[3] || cfg.chart != "" {
 		if err := b.startPaths(ctx); err != nil {
@@ -275,6 +279,7 @@ func (b *bench) startPaths(ctx context.Context) error {
 		}
 		b.adminPort = mod.admin
 	}
+	var caddys []*child
 	for _, c := range []struct {
 		name string
 		opts caddyOpts
@@ -284,13 +289,14 @@ func (b *bench) startPaths(ctx context.Context) error {
 			return err
 		}
 		b.children = append(b.children, ch)
+		caddys = append(caddys, ch)
 	}
 	if b.adminPort != 0 {
 		b.progress("module Caddy pprof: http://127.0.0.1:%d/debug/pprof/", b.adminPort)
 	}
 	b.targets = []*target{
-		{name: pathModule, url: fmt.Sprintf("http://127.0.0.1:%d/v1/chat/completions", mport)},
-		{name: pathProxy, url: fmt.Sprintf("http://127.0.0.1:%d/v1/chat/completions", pport)},
+		{name: pathModule, url: fmt.Sprintf("http://127.0.0.1:%d/v1/chat/completions", mport), caddy: caddys[0]},
+		{name: pathProxy, url: fmt.Sprintf("http://127.0.0.1:%d/v1/chat/completions", pport), caddy: caddys[1]},
 		{name: pathDirect, url: "http://" + b.addrs.poe + "/bot/", poe: true},
 	}
 	// One checked answer per path and mode before measuring anything.
@@ -326,55 +332,6 @@ func (b *bench) chartSection(ctx context.Context) *section {
 
 func (b *bench) progress(format string, args ...any) {
 	fmt.Fprintf(b.stderr, "[%6.1fs] %s\n", time.Since(b.start).Seconds(), fmt.Sprintf(format, args...))
-}
-
-// cpuProfile takes a CPU profile of the module's Caddy under scenario 1's
-// load (outside the measured rounds).
-func (b *bench) cpuProfile(ctx context.Context, name string, j *job, conc int, d time.Duration) {
-	secs := max(1, int(d.Seconds()))
-	client := newClient(conc, false)
-	defer client.CloseIdleConnections()
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		runLoad(ctx, client, b.targets[0], j, conc, time.Duration(secs)*time.Second+time.Second)
-	}()
-	b.fetchProfile(ctx, b.adminPort, fmt.Sprintf("profile?seconds=%d", secs), name)
-	<-done
-}
-
-// fetchProfile saves /debug/pprof/<what> of the Caddy whose admin endpoint
-// is on port.
-func (b *bench) fetchProfile(ctx context.Context, port int, what, name string) {
-	file := filepath.Join(b.cfg.pprofDir, name)
-	err := func() error {
-		req, err := http.NewRequestWithContext(ctx, http.MethodGet, fmt.Sprintf("http://127.0.0.1:%d/debug/pprof/%s", port, what), nil)
-		if err != nil {
-			return err
-		}
-		resp, err := http.DefaultClient.Do(req)
-		if err != nil {
-			return err
-		}
-		defer resp.Body.Close()
-		if resp.StatusCode != http.StatusOK {
-			return fmt.Errorf("HTTP %d", resp.StatusCode)
-		}
-		f, err := os.Create(file)
-		if err != nil {
-			return err
-		}
-		if _, err := io.Copy(f, resp.Body); err != nil {
-			f.Close()
-			return err
-		}
-		return f.Close()
-	}()
-	if err != nil {
-		b.progress("pprof %s: %v", what, err)
-		return
-	}
-	b.progress("profile saved: %s (go tool pprof -top %s)", file, file)
 }
 
 // commandLine is how the run was started, for BENCHMARKS.md.

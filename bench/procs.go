@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -81,6 +82,39 @@ func (c *child) rssKB() (int64, error) {
 	return parseVmRSS(string(b))
 }
 
+// cpuTime is the CPU time (user + system, all threads) that process pid
+// has used, from /proc/<pid>/stat, in clock ticks of 10 ms (USER_HZ is 100
+// on Linux).
+func cpuTime(pid int) (time.Duration, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	if err != nil {
+		return 0, err
+	}
+	return parseStatCPU(string(b))
+}
+
+// parseStatCPU reads utime and stime, fields 14 and 15 of /proc/<pid>/stat
+// (counted after the command name, which may contain spaces).
+func parseStatCPU(stat string) (time.Duration, error) {
+	i := strings.LastIndexByte(stat, ')')
+	if i < 0 {
+		return 0, fmt.Errorf("malformed stat %q", stat)
+	}
+	f := strings.Fields(stat[i+1:]) // f[0] is field 3, the state
+	if len(f) < 13 {
+		return 0, fmt.Errorf("malformed stat %q", stat)
+	}
+	var ticks int64
+	for _, s := range f[11:13] {
+		n, err := strconv.ParseInt(s, 10, 64)
+		if err != nil {
+			return 0, fmt.Errorf("malformed stat %q", stat)
+		}
+		ticks += n
+	}
+	return time.Duration(ticks) * 10 * time.Millisecond, nil
+}
+
 // logTail is the end of the child's output, for error messages.
 func (c *child) logTail() string {
 	b, _ := os.ReadFile(c.logf)
@@ -148,6 +182,7 @@ type caddyOpts struct {
 	port     int
 	admin    int  // 0: admin off; else the admin (and pprof) port
 	h2c      bool // accept HTTP/2 without TLS (the open-streams scenario)
+	upH2C    bool // talk HTTP/2 without TLS to the upstream, on both paths
 	module   string
 	upstream string // reverse_proxy: host:port of the OpenAI mirror
 }
@@ -170,13 +205,21 @@ func (o caddyOpts) caddyfile() string {
 	if o.module != "" {
 		// rate_limit 0: unlimited; the fake answers at once, so that only the
 		// module's own cost is measured.
-		fmt.Fprintf(&b, "\tpoe_openai {\n\t\ttokens %s\n\t\trate_limit 0\n\t\tmax_wait 30s\n\t\tbase_url %s\n\t}\n",
-			strings.Join(benchTokens, " "), o.module)
+		h2c := ""
+		if o.upH2C {
+			h2c = "\t\tupstream_h2c\n"
+		}
+		fmt.Fprintf(&b, "\tpoe_openai {\n\t\ttokens %s\n\t\trate_limit 0\n\t\tmax_wait 30s\n\t\tbase_url %s\n%s\t}\n",
+			strings.Join(benchTokens, " "), o.module, h2c)
 	} else {
 		// The same connection pool sizes as the module's transport, so that
 		// neither path pays for reconnecting more than the other.
+		versions := ""
+		if o.upH2C {
+			versions = "\t\t\tversions h2c\n"
+		}
 		fmt.Fprintf(&b, "\treverse_proxy %s {\n\t\tflush_interval -1\n\t\ttransport http {\n"+
-			"\t\t\tkeepalive 90s\n\t\t\tkeepalive_idle_conns 1024\n\t\t\tkeepalive_idle_conns_per_host 256\n\t\t}\n\t}\n", o.upstream)
+			"\t\t\tkeepalive 90s\n\t\t\tkeepalive_idle_conns 1024\n\t\t\tkeepalive_idle_conns_per_host 256\n%s\t\t}\n\t}\n", o.upstream, versions)
 	}
 	b.WriteString("}\n")
 	return b.String()

@@ -107,7 +107,7 @@ func (s *section) writeMarkdown(w io.Writer) {
 	for _, r := range s.rows {
 		fmt.Fprintf(w, "| %s |\n", strings.Join(r, " | "))
 	}
-	if len(s.ratios) > 0 {
+	if len(s.ratios)+len(s.notes)+len(s.errors) > 0 {
 		fmt.Fprintln(w)
 	}
 	for _, r := range s.ratios {

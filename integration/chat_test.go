@@ -538,3 +538,27 @@ func TestCORS(t *testing.T) {
 		t.Fatal("CORS allowed an unlisted origin")
 	}
 }
+
+func TestUpstreamH2C(t *testing.T) {
+	protos := make(chan string, 8)
+	fake, url := fakePoe(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			protos <- r.Proto
+			h.ServeHTTP(w, r)
+		})
+	})
+	_ = fake
+	s := startCaddy(t, url, `
+	poe_openai {
+		tokens tok-h2c
+		upstream_h2c
+		base_url {FAKE}
+	}`)
+	r := s.post("/v1/chat/completions", "", `{"model":"V1","stream":true,"messages":[{"role":"user","content":"x"}]}`)
+	if body := readAll(t, r.Body); !strings.Contains(body, `"content":" café!"`) || !strings.HasSuffix(body, "data: [DONE]\n\n") {
+		t.Fatalf("%d %s", r.StatusCode, body)
+	}
+	if p := <-protos; p != "HTTP/2.0" {
+		t.Fatalf("Poe was reached over %s", p)
+	}
+}

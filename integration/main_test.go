@@ -56,6 +56,7 @@ func freePort() int {
 }
 
 // fakePoe starts a fake Poe for one test. wrap, if set, wraps its handler.
+// It speaks HTTP/1.1 and, with prior knowledge, cleartext HTTP/2.
 func fakePoe(t *testing.T, wrap func(http.Handler) http.Handler) (*poefake.Server, string) {
 	t.Helper()
 	fake := poefake.New(poefake.Options{})
@@ -63,7 +64,11 @@ func fakePoe(t *testing.T, wrap func(http.Handler) http.Handler) (*poefake.Serve
 	if wrap != nil {
 		h = wrap(fake)
 	}
-	srv := httptest.NewServer(h)
+	srv := httptest.NewUnstartedServer(h)
+	srv.Config.Protocols = new(http.Protocols)
+	srv.Config.Protocols.SetHTTP1(true)
+	srv.Config.Protocols.SetUnencryptedHTTP2(true)
+	srv.Start()
 	t.Cleanup(func() {
 		fake.Close() // ends hanging streams first, or srv.Close waits on them
 		srv.Close()

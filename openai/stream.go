@@ -7,10 +7,12 @@ import (
 	"time"
 )
 
-// StreamWriter writes a chat.completion.chunk stream. Every chunk is
-// flushed at once through http.NewResponseController, which reaches
-// through Caddy's wrappers (encode, idle timeouts) where a type assertion
-// to http.Flusher would not.
+// StreamWriter writes a chat.completion.chunk stream. Chunks are encoded
+// into one pending buffer and written with a single Write and Flush, the
+// flush going through http.NewResponseController, which reaches through
+// Caddy's wrappers (encode, idle timeouts) where a type assertion to
+// http.Flusher would not. By default every chunk is flushed at once; see
+// HoldFlushes.
 //
 // While the client waits, a comment goes out every keep-alive interval so
 // that proxies and clients see a live connection. If the first chunk takes
@@ -23,7 +25,7 @@ type StreamWriter struct {
 	mu        sync.Mutex
 	w         http.ResponseWriter
 	rc        *http.ResponseController
-	buf       []byte
+	out       []byte // encoded, not yet written
 	open      []byte // `data: {"id":...,"choices":[{"index":0,"delta":{`
 	openRole  []byte // same, with "role":"assistant" first in the delta
 	close     []byte // `},"logprobs":null,"finish_reason":null}]...}` + "\n\n"
@@ -33,10 +35,9 @@ type StreamWriter struct {
 	usage     bool
 	started   bool // headers sent
 	roleSent  bool
-	content   bool // a data chunk was sent
+	content   bool // a data chunk was produced
 	finished  bool // [DONE] or an HTTP error was sent
-	hold      bool // write chunks without flushing until Flush
-	dirty     bool // written but not flushed
+	hold      bool // chunks wait in out until Flush
 	lastWrite time.Time
 	first     time.Time // first write to the client
 	keepAlive time.Duration
@@ -44,20 +45,27 @@ type StreamWriter struct {
 	err       error // first write error; later writes are skipped
 }
 
+// Bounds of the pending buffer: a held burst is written once it reaches
+// holdLimit, and a buffer grown past keepLimit is not kept for the rest of
+// a long, quiet stream.
+const (
+	holdLimit = 16 << 10
+	keepLimit = 32 << 10
+)
+
 // NewStreamWriter prepares a stream; nothing is written until the first
 // chunk or keep-alive.
 func NewStreamWriter(w http.ResponseWriter, id, model string, created int64, includeUsage bool, keepAlive time.Duration) *StreamWriter {
 	s := &StreamWriter{w: w, rc: http.NewResponseController(w), id: id, model: model,
 		created: created, usage: includeUsage, keepAlive: keepAlive, lastWrite: time.Now()}
-	s.open = s.header(nil)
-	s.open = append(s.open, `"choices":[{"index":0,"delta":{`...)
-	s.openRole = append(append([]byte(nil), s.open...), `"role":"assistant",`...)
+	s.openRole = s.header(nil)
+	s.openRole = append(s.openRole, `"choices":[{"index":0,"delta":{"role":"assistant",`...)
+	s.open = s.openRole[:len(s.openRole)-len(`"role":"assistant",`)]
 	s.close = append(s.close, `},"logprobs":null,"finish_reason":null}]`...)
 	if includeUsage {
 		s.close = append(s.close, `,"usage":null`...)
 	}
 	s.close = append(s.close, "}\n\n"...)
-	s.buf = make([]byte, 0, 1024)
 	if keepAlive > 0 {
 		s.mu.Lock() // tick reads s.timer
 		s.timer = time.AfterFunc(keepAlive, s.tick)
@@ -66,10 +74,11 @@ func NewStreamWriter(w http.ResponseWriter, id, model string, created int64, inc
 	return s
 }
 
-// HoldFlushes makes chunk writes wait for Flush (Done, Fail and
-// keep-alives still flush). The caller flushes whenever its source has
-// nothing more ready, so no chunk waits for the network, while a burst of
-// chunks leaves in one write instead of one system call each.
+// HoldFlushes makes chunks wait in the pending buffer until Flush (Done,
+// Fail and keep-alives still write at once, and so does a burst that grows
+// past 16 KB). The caller flushes whenever its source has nothing more
+// ready, so no chunk waits for the network, while a burst of chunks leaves
+// in one write instead of one each.
 func (s *StreamWriter) HoldFlushes() {
 	s.mu.Lock()
 	s.hold = true
@@ -80,10 +89,10 @@ func (s *StreamWriter) HoldFlushes() {
 func (s *StreamWriter) Flush() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if !s.dirty || s.err != nil {
+	if len(s.out) == 0 || s.err != nil {
 		return s.err
 	}
-	return s.flush()
+	return s.writeOut()
 }
 
 // header is `data: {"id":...,"object":...,"created":...,"model":...,`.
@@ -107,9 +116,9 @@ func (s *StreamWriter) Reasoning(p []byte) error { return s.delta(`"reasoning_co
 func (s *StreamWriter) delta(field string, p []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.buf = append(s.opening(s.buf[:0]), field...)
-	s.buf = AppendString(s.buf, p)
-	s.buf = append(s.buf, s.close...)
+	s.out = append(s.opening(s.out), field...)
+	s.out = AppendString(s.out, p)
+	s.out = append(s.out, s.close...)
 	return s.send()
 }
 
@@ -126,14 +135,14 @@ func (s *StreamWriter) opening(dst []byte) []byte {
 func (s *StreamWriter) ToolCall(index int, id, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := append(s.opening(s.buf[:0]), `"tool_calls":[{"index":`...)
+	b := append(s.opening(s.out), `"tool_calls":[{"index":`...)
 	b = appendInt(b, int64(index))
 	b = append(b, `,"id":`...)
 	b = AppendString(b, id)
 	b = append(b, `,"type":"function","function":{"name":`...)
 	b = AppendString(b, name)
 	b = append(b, `,"arguments":""}}]`...)
-	s.buf = append(b, s.close...)
+	s.out = append(b, s.close...)
 	return s.send()
 }
 
@@ -141,12 +150,12 @@ func (s *StreamWriter) ToolCall(index int, id, name string) error {
 func (s *StreamWriter) ToolArgs(index int, frag []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := append(s.opening(s.buf[:0]), `"tool_calls":[{"index":`...)
+	b := append(s.opening(s.out), `"tool_calls":[{"index":`...)
 	b = appendInt(b, int64(index))
 	b = append(b, `,"function":{"arguments":`...)
 	b = AppendString(b, frag)
 	b = append(b, `}}]`...)
-	s.buf = append(b, s.close...)
+	s.out = append(b, s.close...)
 	return s.send()
 }
 
@@ -156,7 +165,7 @@ func (s *StreamWriter) Finish(reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	first := !s.roleSent
-	b := s.opening(s.buf[:0])
+	b := s.opening(s.out)
 	if first {
 		b = append(b, `"content":""`...)
 	}
@@ -166,7 +175,7 @@ func (s *StreamWriter) Finish(reason string) error {
 	if s.usage {
 		b = append(b, `,"usage":null`...)
 	}
-	s.buf = append(b, "}\n\n"...)
+	s.out = append(b, "}\n\n"...)
 	return s.send()
 }
 
@@ -175,11 +184,11 @@ func (s *StreamWriter) Finish(reason string) error {
 func (s *StreamWriter) Usage(u Usage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.header(s.buf[:0])
+	b := s.header(s.out)
 	b = append(b, `"choices":[],"usage":`...)
 	ub, _ := json.Marshal(u)
 	b = append(b, ub...)
-	s.buf = append(b, "}\n\n"...)
+	s.out = append(b, "}\n\n"...)
 	return s.send()
 }
 
@@ -187,7 +196,7 @@ func (s *StreamWriter) Usage(u Usage) error {
 func (s *StreamWriter) Done() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.buf = append(s.buf[:0], "data: [DONE]\n\n"...)
+	s.out = append(s.out, "data: [DONE]\n\n"...)
 	s.hold = false
 	err := s.send()
 	s.stop()
@@ -211,11 +220,8 @@ func (s *StreamWriter) Fail(e *Error) (asHTTP bool, err error) {
 		return true, nil
 	}
 	body, _ := json.Marshal(e)
-	s.buf = append(append(append(s.buf[:0], "data: "...), body...), "\n\n"...)
-	if err := s.send(); err != nil {
-		return false, err
-	}
-	s.buf = append(s.buf[:0], "data: [DONE]\n\n"...)
+	s.out = append(append(append(s.out, "data: "...), body...), "\n\n"...)
+	s.out = append(s.out, "data: [DONE]\n\n"...)
 	return false, s.send()
 }
 
@@ -226,7 +232,7 @@ func (s *StreamWriter) Started() bool {
 	return s.started
 }
 
-// SentData reports whether any chunk went out (keep-alives do not count).
+// SentData reports whether any chunk was produced (keep-alives do not count).
 func (s *StreamWriter) SentData() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -247,16 +253,21 @@ func (s *StreamWriter) stop() {
 	}
 }
 
-// send writes s.buf as one event; the caller holds s.mu.
+// send commits the chunks appended to s.out: written at once, or kept
+// for Flush while held. The caller holds s.mu.
 func (s *StreamWriter) send() error {
 	if s.err != nil {
+		s.out = s.out[:0]
 		return s.err
 	}
 	if !s.started {
 		s.writeHeaders()
 	}
 	s.content = true
-	return s.write(s.buf)
+	if s.hold && len(s.out) < holdLimit {
+		return nil
+	}
+	return s.writeOut()
 }
 
 func (s *StreamWriter) writeHeaders() {
@@ -268,22 +279,18 @@ func (s *StreamWriter) writeHeaders() {
 	s.started = true
 }
 
-func (s *StreamWriter) write(b []byte) error {
-	if _, err := s.w.Write(b); err != nil {
-		s.err = err
-		return err
+// writeOut writes the pending buffer and flushes; the caller holds s.mu.
+func (s *StreamWriter) writeOut() error {
+	_, err := s.w.Write(s.out)
+	if cap(s.out) > keepLimit {
+		s.out = nil
+	} else {
+		s.out = s.out[:0]
 	}
-	if s.hold {
-		s.dirty = true
-		return nil
+	if err == nil {
+		err = s.rc.Flush()
 	}
-	return s.flush()
-}
-
-// flush pushes written bytes to the client; the caller holds s.mu.
-func (s *StreamWriter) flush() error {
-	s.dirty = false
-	if err := s.rc.Flush(); err != nil {
+	if err != nil {
 		s.err = err
 		return err
 	}
@@ -315,11 +322,8 @@ func (s *StreamWriter) tick() {
 		if !s.started {
 			s.writeHeaders()
 		}
-		if _, err := s.w.Write(keepAliveComment); err == nil {
-			s.flush()
-		} else {
-			s.err = err
-		}
+		s.out = append(s.out, keepAliveComment...)
+		s.writeOut()
 		idle = 0
 	}
 	s.timer.Reset(s.keepAlive - idle)

@@ -13,7 +13,7 @@ import (
 
 func TestAppendStringMatchesEncodingJSON(t *testing.T) {
 	for _, s := range []string{"", "plain", "quote\" back\\ nl\n cr\r tab\t", "\x00\x01\x1f\x7f", "café 😀 日本",
-		"bad \xff\xfe utf8 \xe2\x82", "line\u2028sep\u2029", "<html>&amp;", "\xed\xa0\x80 surrogate"} {
+		"bad \xff\xfe utf8 \xe2\x82", "line\u2028sep\u2029", "<html>&amp;", "bell\b form\f", "\xed\xa0\x80 surrogate"} {
 		want, _ := json.Marshal(s)
 		want = []byte(strings.NewReplacer(`\u003c`, "<", `\u003e`, ">", `\u0026`, "&").Replace(string(want)))
 		if got := AppendString(nil, s); string(got) != string(want) {

@@ -3,7 +3,6 @@ package poeclient
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"io"
 	"mime"
@@ -34,25 +33,48 @@ type Client struct {
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
+// pooledBody gives its buffer back only when the transport closes it: a
+// response can arrive before the body is fully written (HTTP/2 writes it
+// on another goroutine), so returning it when Query returns would let a
+// later request overwrite bytes still being sent.
+type pooledBody struct {
+	*bytes.Reader
+	buf  *bytes.Buffer
+	once sync.Once
+}
+
+func (b *pooledBody) Close() error {
+	b.once.Do(func() {
+		if b.buf.Cap() <= 1<<20 { // do not pin huge conversations
+			bodyPool.Put(b.buf)
+		}
+	})
+	return nil
+}
+
 // Query posts q to bot with token and returns the event stream. Failures
 // before the stream starts (HTTP errors, a body that is not an event
 // stream, network errors, the idle timeout) come back as *Error.
 func (c *Client) Query(ctx context.Context, bot, token string, q *QueryRequest) (*Stream, error) {
 	buf := bodyPool.Get().(*bytes.Buffer)
 	buf.Reset()
-	defer bodyPool.Put(buf)
 	if err := EncodeQuery(buf, q); err != nil {
+		bodyPool.Put(buf)
 		return nil, &Error{Kind: KindProtocol, Message: "cannot encode query: " + err.Error()}
 	}
+	body := &pooledBody{Reader: bytes.NewReader(buf.Bytes()), buf: buf}
 
 	ctx, cancel := context.WithCancelCause(ctx)
 	idle := newIdleTimer(c.IdleTimeout, cancel)
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.botURL(bot), bytes.NewReader(buf.Bytes()))
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.botURL(bot), body)
 	if err != nil {
+		body.Close()
 		idle.stop()
 		cancel(nil)
 		return nil, &Error{Kind: KindProtocol, Message: "bad bot URL"}
 	}
+	req.ContentLength = int64(buf.Len())
+	req.GetBody = nil // a retry re-encodes the query; the buffer is not rewound
 	req.Header.Set("Content-Type", "application/json")
 	req.Header.Set("Accept", "text/event-stream")
 	req.Header.Set("Cache-Control", "no-store")
@@ -87,14 +109,6 @@ func (c *Client) Query(ctx context.Context, bot, token string, q *QueryRequest) 
 	}
 	s.dec = NewDecoder(activityReader{resp.Body, idle}, c.MaxEventBytes)
 	return s, nil
-}
-
-// EncodeQuery writes q as JSON the way Python's json.dumps would (no HTML
-// escaping of <, > and &), followed by a newline.
-func EncodeQuery(w io.Writer, q *QueryRequest) error {
-	enc := json.NewEncoder(w)
-	enc.SetEscapeHTML(false)
-	return enc.Encode(q)
 }
 
 func (c *Client) botURL(bot string) string {

@@ -14,7 +14,7 @@ const DefaultMaxEventBytes = 16 << 20
 
 // readBufferSize is small because thousands of streams may be open at
 // once; a longer line simply spans several reads.
-const readBufferSize = 4 << 10
+const readBufferSize = 1 << 10
 
 // ErrEventTooLarge is returned when one event exceeds the decoder's limit.
 var ErrEventTooLarge = errors.New("poe: SSE event exceeds size limit")

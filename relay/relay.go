@@ -13,6 +13,7 @@ import (
 	"net/http/httptrace"
 	"time"
 
+	"github.com/poe-openai/caddy-poe-openai/internal/offstack"
 	"github.com/poe-openai/caddy-poe-openai/openai"
 	"github.com/poe-openai/caddy-poe-openai/poeclient"
 	"github.com/poe-openai/caddy-poe-openai/tokenpool"
@@ -47,6 +48,18 @@ type Call struct {
 	Failover bool // false for passthrough keys: there is no other token
 
 	noDone bool
+	prompt int // prompt tokens, counted before the query is let go
+}
+
+// wantUsage says whether the answer reports token usage.
+func (c *Call) wantUsage() bool { return !c.Chat.Stream || c.Chat.IncludeUsage }
+
+// promptTokens counts the prompt while the query is still held.
+func (c *Call) promptTokens() int {
+	if c.Plan.Query != nil {
+		c.prompt = translate.PromptTokens(c.Plan.Query)
+	}
+	return c.prompt
 }
 
 // Outcome describes what happened, for the access log and metrics.
@@ -143,6 +156,7 @@ func (r *Relay) try(ctx context.Context, sw *openai.StreamWriter, lease *tokenpo
 			return nil, pe, noRetry
 		}
 		*uploaded = true
+		c.Plan.Uploads = nil // the attachments' bytes are Poe's now
 	}
 	var sink translate.Sink
 	if sw != nil {
@@ -174,7 +188,9 @@ func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, 
 	// The pool counts a cool-down from Poe's first response byte: by then
 	// the request has certainly arrived.
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotFirstResponseByte: lease.Reached})
-	stream, err := r.Client.Query(ctx, c.Bot, token, c.Plan.Query)
+	var stream *poeclient.Stream
+	var err error
+	offstack.Run(func() { stream, err = r.Client.Query(ctx, c.Bot, token, c.Plan.Query) })
 	if err != nil {
 		return err
 	}
@@ -187,6 +203,9 @@ func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, 
 	}
 	for {
 		ev, err := stream.Next()
+		if c.Plan.Query != nil && answer.Started() {
+			r.letGo(c, sw)
+		}
 		if err == io.EOF {
 			if !stream.Done() {
 				c.noDone = true
@@ -205,6 +224,20 @@ func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, 
 	}
 }
 
+// letGo runs once the answer has started, when no retry can need the
+// query any more: it is counted if usage is reported and dropped, so that
+// a long stream does not hold a long conversation. The first chunk is
+// flushed first, so that counting never delays it.
+func (r *Relay) letGo(c *Call, sw *openai.StreamWriter) {
+	if sw != nil {
+		sw.Flush()
+	}
+	if c.wantUsage() {
+		c.promptTokens()
+	}
+	c.Plan.Query = nil
+}
+
 // upload sends the request's attachments to Poe (or takes them from the
 // cache) and attaches them to their messages.
 func (r *Relay) upload(ctx context.Context, token string, plan *translate.Plan) *poeclient.Error {
@@ -213,11 +246,13 @@ func (r *Relay) upload(ctx context.Context, token string, plan *translate.Plan) 
 		att, ok := r.Uploads.get(key)
 		if !ok {
 			var err error
-			if u.URL != "" {
-				att, err = r.Client.UploadFromURL(ctx, token, u.URL, u.Name)
-			} else {
-				att, err = r.Client.UploadBytes(ctx, token, u.Name, u.ContentType, u.Data)
-			}
+			offstack.Run(func() {
+				if u.URL != "" {
+					att, err = r.Client.UploadFromURL(ctx, token, u.URL, u.Name)
+				} else {
+					att, err = r.Client.UploadBytes(ctx, token, u.Name, u.ContentType, u.Data)
+				}
+			})
 			if err != nil {
 				pe := poeclient.AsError(err)
 				pe.Kind = poeclient.KindUpload
@@ -237,7 +272,7 @@ func (r *Relay) finish(w http.ResponseWriter, sw *openai.StreamWriter, a *transl
 	if sw != nil {
 		sw.Finish(out.Finish)
 		if c.Chat.IncludeUsage {
-			u := a.Usage(translate.PromptTokens(c.Plan.Query))
+			u := a.Usage(c.promptTokens())
 			out.Usage = &u
 			sw.Usage(u)
 		}
@@ -246,7 +281,7 @@ func (r *Relay) finish(w http.ResponseWriter, sw *openai.StreamWriter, a *transl
 		}
 		return
 	}
-	u := a.Usage(translate.PromptTokens(c.Plan.Query))
+	u := a.Usage(c.promptTokens())
 	out.Usage = &u
 	content := a.Content()
 	msg := openai.ResponseMessage{Role: "assistant", Content: &content, ReasoningContent: a.ReasoningContent()}
