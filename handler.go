@@ -12,7 +12,6 @@ import (
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/poe-openai/caddy-poe-openai/internal/offstack"
 	"github.com/poe-openai/caddy-poe-openai/openai"
 	"github.com/poe-openai/caddy-poe-openai/relay"
 	"github.com/poe-openai/caddy-poe-openai/translate"
@@ -131,7 +130,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	var req *openai.ChatRequest
 	var oe *openai.Error
-	offstack.Run(func() { req, oe = openai.ParseChatRequest(body) })
+	req, oe = openai.ParseChatRequest(body)
 	if oe != nil {
 		fail(oe)
 		return
@@ -144,12 +143,10 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 	}
 	entry.bot = bot
 	var plan *translate.Plan
-	offstack.Run(func() {
-		plan, oe = translate.ToPoe(req, translate.RequestOptions{
-			SimulateRoles:       orDefault(h.SimulateRoles, translate.SimulateOff),
-			ReasoningEffortFlag: h.ReasoningEffortFlag == nil || *h.ReasoningEffortFlag,
-			MaxPartBytes:        h.maxBody(),
-		})
+	plan, oe = translate.ToPoe(req, translate.RequestOptions{
+		SimulateRoles:       orDefault(h.SimulateRoles, translate.SimulateOff),
+		ReasoningEffortFlag: h.ReasoningEffortFlag == nil || *h.ReasoningEffortFlag,
+		MaxPartBytes:        h.maxBody(),
 	})
 	if oe != nil {
 		fail(oe)

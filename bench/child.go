@@ -71,7 +71,7 @@ func runFake(args []string) error {
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
-	fake := poefake.New(poefake.Options{MaxRecords: 256})
+	fake := poefake.New(poefake.Options{MaxRecords: 256, Lean: true})
 	mirror := poefake.NewOpenAIMirror()
 	// The fake also keeps every request's start time per token, which a
 	// long run would grow by millions of pointerful entries, slowing its GC

@@ -267,3 +267,26 @@ func startFake(ctx context.Context, dir string) (*child, fakeAddrs, error) {
 	}
 	return c, a, nil
 }
+
+// syscallCounts reads syscr and syscw (read and write system calls) from
+// /proc/<pid>/io.
+func syscallCounts(pid int) (reads, writes int64, err error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/io", pid))
+	if err != nil {
+		return 0, 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, ok := strings.Cut(line, ":")
+		if !ok {
+			continue
+		}
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		switch k {
+		case "syscr":
+			reads = n
+		case "syscw":
+			writes = n
+		}
+	}
+	return reads, writes, nil
+}

@@ -70,12 +70,17 @@ type pathResult struct {
 }
 
 // cpuUse is CPU time per process: the path's Caddy (none for direct), the
-// fake and the load generator.
-type cpuUse struct{ caddy, fake, client time.Duration }
+// fake and the load generator; and the read and write system calls of the
+// path's Caddy.
+type cpuUse struct {
+	caddy, fake, client time.Duration
+	reads, writes       int64
+}
 
 func (b *bench) cpuNow(t *target) (u cpuUse) {
 	if t.caddy != nil {
 		u.caddy, _ = cpuTime(t.caddy.pid())
+		u.reads, u.writes, _ = syscallCounts(t.caddy.pid())
 	}
 	u.fake, _ = cpuTime(b.fake.pid())
 	u.client, _ = cpuTime(os.Getpid())
@@ -86,6 +91,8 @@ func (u *cpuUse) add(after, before cpuUse) {
 	u.caddy += after.caddy - before.caddy
 	u.fake += after.fake - before.fake
 	u.client += after.client - before.client
+	u.reads += after.reads - before.reads
+	u.writes += after.writes - before.writes
 }
 
 // perUnit formats CPU time per chunk (or answer) in µs: Caddy, fake, client.
@@ -100,7 +107,14 @@ func (p *pathResult) perUnit(perAnswer bool) []string {
 		}
 		return fmt.Sprintf("%.2f", float64(d)/float64(time.Microsecond)/float64(n))
 	}
-	return []string{f(p.cpu.caddy, p.name != pathDirect), f(p.cpu.fake, true), f(p.cpu.client, true)}
+	calls := func(c int64) string {
+		if p.name == pathDirect || n == 0 {
+			return "-"
+		}
+		return fmt.Sprintf("%.2f", float64(c)/float64(n))
+	}
+	return []string{f(p.cpu.caddy, p.name != pathDirect), f(p.cpu.fake, true), f(p.cpu.client, true),
+		calls(p.cpu.reads), calls(p.cpu.writes)}
 }
 
 func (p *pathResult) median() float64 { return median(p.rates) }

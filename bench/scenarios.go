@@ -21,7 +21,7 @@ func (b *bench) scenarioStream(ctx context.Context) *section {
 		params: fmt.Sprintf("%s (%d chunks of %d B), %d concurrent clients, %d interleaved rounds of %v per path after a warm-up",
 			j.bot, j.n, j.size, cfg.concurrency, rounds, round),
 		header: []string{"path", "chunks/s (median of rounds)", "chunks/s (all rounds)", "answers checked", "failed", "rounds (chunks/s)",
-			"CPU µs/chunk: Caddy", "fake", "client"},
+			"CPU µs/chunk: Caddy", "fake", "client", "Caddy reads/chunk", "writes/chunk"},
 	}
 	for _, name := range pathNames {
 		p := res[name]
@@ -126,7 +126,7 @@ func (b *bench) scenarioNonStream(ctx context.Context) *section {
 		params: fmt.Sprintf("%s (%d B answer), stream:false, %d concurrent clients, %d interleaved rounds of %v per path; direct reads the whole Poe stream",
 			j.bot, len(j.want), cfg.nsConcurrency, rounds, round),
 		header: []string{"path", "req/s (median of rounds)", "req/s (all rounds)", "answers checked", "failed", "rounds (req/s)",
-			"CPU µs/request: Caddy", "fake", "client"},
+			"CPU µs/request: Caddy", "fake", "client", "Caddy reads/request", "writes/request"},
 	}
 	for _, name := range pathNames {
 		p := res[name]

@@ -1,74 +1,65 @@
 package openai
 
-import (
-	"encoding/json"
-	"fmt"
-)
+import "fmt"
 
 func (p *parser) messages() []Message {
 	if p.err != nil {
 		return nil
 	}
-	raw, ok := p.present("messages")
-	if !ok {
+	i := p.present("messages")
+	if i < 0 {
 		p.fail("messages", "missing_required_parameter", "Missing required parameter: 'messages'.")
 		return nil
 	}
-	var list []json.RawMessage
-	if jsonKind(raw) != '[' || json.Unmarshal(raw, &list) != nil {
+	if p.t.kind(i) != '[' {
 		p.fail("messages", "invalid_type", "'messages' must be an array.")
 		return nil
 	}
-	if len(list) == 0 {
+	n := p.t.count(i)
+	if n == 0 {
 		p.fail("messages", "empty_array", "'messages' must contain at least one message.")
 		return nil
 	}
-	out := make([]Message, len(list))
-	for i, item := range list {
-		if !p.message(&out[i], item, fmt.Sprintf("messages[%d]", i)) {
-			return nil
-		}
+	out := make([]Message, n)
+	p.t.children(i, func(k int, item int32) bool {
+		return p.message(&out[k], item, fmt.Sprintf("messages[%d]", k))
+	})
+	if p.err != nil {
+		return nil
 	}
 	return out
 }
 
-type rawMessage struct {
-	Role         json.RawMessage `json:"role"`
-	Content      json.RawMessage `json:"content"`
-	Name         json.RawMessage `json:"name"`
-	ToolCalls    json.RawMessage `json:"tool_calls"`
-	ToolCallID   json.RawMessage `json:"tool_call_id"`
-	FunctionCall json.RawMessage `json:"function_call"`
-}
-
-// stringField decodes an optional string field, failing with its param.
-func (p *parser) stringField(raw json.RawMessage, param string, required bool) (string, bool) {
-	if !hasValue(raw) {
+// stringField reads an optional string field of object o, failing with its
+// param.
+func (p *parser) stringField(o int32, name, at string, required bool) (string, bool) {
+	i := p.t.field(o, name)
+	param := at + "." + name
+	if !p.t.present(i) {
 		if required {
 			p.fail(param, "missing_required_parameter", "Missing required parameter: '%s'.", param)
 			return "", false
 		}
 		return "", true
 	}
-	var s string
-	if jsonKind(raw) != '"' || json.Unmarshal(raw, &s) != nil {
+	s, ok := p.t.str(i)
+	if !ok {
 		p.fail(param, "invalid_type", "'%s' must be a string.", param)
 		return "", false
 	}
 	return s, true
 }
 
-func (p *parser) message(m *Message, raw json.RawMessage, at string) bool {
-	var r rawMessage
-	if jsonKind(raw) != '{' || json.Unmarshal(raw, &r) != nil {
+func (p *parser) message(m *Message, o int32, at string) bool {
+	if p.t.kind(o) != '{' {
 		p.fail(at, "invalid_type", "'%s' must be an object.", at)
 		return false
 	}
 	var ok bool
-	if m.Role, ok = p.stringField(r.Role, at+".role", true); !ok {
+	if m.Role, ok = p.stringField(o, "role", at, true); !ok {
 		return false
 	}
-	if m.Name, ok = p.stringField(r.Name, at+".name", false); !ok {
+	if m.Name, ok = p.stringField(o, "name", at, false); !ok {
 		return false
 	}
 	switch m.Role {
@@ -77,11 +68,12 @@ func (p *parser) message(m *Message, raw json.RawMessage, at string) bool {
 		p.fail(at+".role", "invalid_value", "Invalid value for '%s.role': %q. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'.", at, m.Role)
 		return false
 	}
-	if m.Role == RoleAssistant && !p.toolCalls(m, r, at) {
+	functionCall := p.t.field(o, "function_call")
+	if m.Role == RoleAssistant && !p.toolCalls(m, o, functionCall, at) {
 		return false
 	}
 	if m.Role == RoleTool {
-		if m.ToolCallID, ok = p.stringField(r.ToolCallID, at+".tool_call_id", true); !ok {
+		if m.ToolCallID, ok = p.stringField(o, "tool_call_id", at, true); !ok {
 			return false
 		}
 		if m.ToolCallID == "" {
@@ -94,68 +86,76 @@ func (p *parser) message(m *Message, raw json.RawMessage, at string) bool {
 		return false
 	}
 	// Content may be null only where OpenAI allows it.
-	nullable := m.Role == RoleFunction || m.Role == RoleAssistant && (len(m.ToolCalls) > 0 || hasValue(r.FunctionCall))
-	if !hasValue(r.Content) {
+	nullable := m.Role == RoleFunction || m.Role == RoleAssistant && (len(m.ToolCalls) > 0 || p.t.present(functionCall))
+	content := p.t.field(o, "content")
+	if !p.t.present(content) {
 		if !nullable {
 			p.fail(at+".content", "missing_required_parameter", "Missing required parameter: '%s.content'.", at)
 			return false
 		}
 		return true
 	}
-	return p.content(m, r.Content, at+".content")
+	return p.content(m, content, at+".content")
 }
 
-func hasValue(raw json.RawMessage) bool { k := jsonKind(raw); return k != 0 && k != 'n' }
-
-func (p *parser) toolCalls(m *Message, r rawMessage, at string) bool {
-	if hasValue(r.FunctionCall) {
+func (p *parser) toolCalls(m *Message, o, functionCall int32, at string) bool {
+	if p.t.present(functionCall) {
 		// The legacy single function_call becomes a tool call without id.
-		var fc struct {
-			Name      string `json:"name"`
-			Arguments string `json:"arguments"`
-		}
-		if json.Unmarshal(r.FunctionCall, &fc) != nil || fc.Name == "" {
+		name, _ := p.t.str(p.t.field(functionCall, "name"))
+		args, argsOK := p.t.str(p.t.field(functionCall, "arguments"))
+		if p.t.kind(functionCall) != '{' || name == "" || !argsOK && p.t.present(p.t.field(functionCall, "arguments")) {
 			p.fail(at+".function_call", "invalid_type", "'%s.function_call' must have a name and string arguments.", at)
 			return false
 		}
-		m.ToolCalls = append(m.ToolCalls, ToolCall{Type: "function", Name: fc.Name, Arguments: fc.Arguments})
+		m.ToolCalls = append(m.ToolCalls, ToolCall{Type: "function", Name: name, Arguments: args})
 	}
-	if !hasValue(r.ToolCalls) {
+	calls := p.t.field(o, "tool_calls")
+	if !p.t.present(calls) {
 		return true
 	}
-	var calls []struct {
-		ID       *string `json:"id"`
-		Type     *string `json:"type"`
-		Function *struct {
-			Name      *string `json:"name"`
-			Arguments *string `json:"arguments"`
-		} `json:"function"`
-	}
-	if jsonKind(r.ToolCalls) != '[' || json.Unmarshal(r.ToolCalls, &calls) != nil {
+	if p.t.kind(calls) != '[' {
 		p.fail(at+".tool_calls", "invalid_type", "'%s.tool_calls' must be an array of function calls.", at)
 		return false
 	}
-	for j, c := range calls {
+	ok := true
+	p.t.children(calls, func(j int, c int32) bool {
 		cat := fmt.Sprintf("%s.tool_calls[%d]", at, j)
-		if c.ID == nil || *c.ID == "" {
+		if p.t.kind(c) != '{' {
+			p.fail(at+".tool_calls", "invalid_type", "'%s.tool_calls' must be an array of function calls.", at)
+			ok = false
+			return false
+		}
+		id, _ := p.t.str(p.t.field(c, "id"))
+		if id == "" {
 			p.fail(cat+".id", "missing_required_parameter", "Missing required parameter: '%s.id'.", cat)
+			ok = false
 			return false
 		}
-		if c.Type != nil && *c.Type != "function" {
-			p.fail(cat+".type", "invalid_value", "Only tool calls of type 'function' are supported.")
-			return false
+		if typ := p.t.field(c, "type"); p.t.present(typ) {
+			if s, _ := p.t.str(typ); s != "function" {
+				p.fail(cat+".type", "invalid_value", "Only tool calls of type 'function' are supported.")
+				ok = false
+				return false
+			}
 		}
-		if c.Function == nil || c.Function.Name == nil || *c.Function.Name == "" {
+		fn := p.t.field(c, "function")
+		name, _ := p.t.str(p.t.field(fn, "name"))
+		if name == "" {
 			p.fail(cat+".function.name", "missing_required_parameter", "Missing required parameter: '%s.function.name'.", cat)
+			ok = false
 			return false
 		}
-		call := ToolCall{ID: *c.ID, Type: "function", Name: *c.Function.Name}
-		if c.Function.Arguments != nil {
-			call.Arguments = *c.Function.Arguments
+		call := ToolCall{ID: id, Type: "function", Name: name}
+		if a := p.t.field(fn, "arguments"); p.t.present(a) {
+			if call.Arguments, ok = p.t.str(a); !ok {
+				p.fail(cat+".function.arguments", "invalid_type", "'%s.function.arguments' must be a string.", cat)
+				return false
+			}
 		}
 		m.ToolCalls = append(m.ToolCalls, call)
-	}
-	return true
+		return true
+	})
+	return ok
 }
 
 // allowedParts lists the content part types each role may send.
@@ -168,107 +168,91 @@ var allowedParts = map[string]map[string]bool{
 	RoleFunction:  {PartText: true},
 }
 
-func (p *parser) content(m *Message, raw json.RawMessage, at string) bool {
-	if jsonKind(raw) == '"' {
-		var s string
-		if json.Unmarshal(raw, &s) != nil {
-			p.fail(at, "invalid_type", "'%s' must be a string or an array of content parts.", at)
-			return false
-		}
+func (p *parser) content(m *Message, i int32, at string) bool {
+	if s, ok := p.t.str(i); ok {
 		m.Content, m.Text = []Part{{Type: PartText, Text: s}}, true
 		return true
 	}
-	var list []json.RawMessage
-	if jsonKind(raw) != '[' || json.Unmarshal(raw, &list) != nil {
+	if p.t.kind(i) != '[' {
 		p.fail(at, "invalid_type", "'%s' must be a string or an array of content parts.", at)
 		return false
 	}
-	m.Content = make([]Part, 0, len(list))
-	for k, item := range list {
+	m.Content = make([]Part, 0, p.t.count(i))
+	ok := true
+	p.t.children(i, func(k int, item int32) bool {
 		pat := fmt.Sprintf("%s[%d]", at, k)
-		part, ok := p.part(item, pat)
-		if !ok {
+		var part Part
+		if part, ok = p.part(item, pat); !ok {
 			return false
 		}
 		if !allowedParts[m.Role][part.Type] {
 			p.fail(pat+".type", "invalid_value", "Content parts of type '%s' are not allowed in '%s' messages.", part.Type, m.Role)
+			ok = false
 			return false
 		}
 		m.Content = append(m.Content, part)
-	}
-	return true
+		return true
+	})
+	return ok
 }
 
-func (p *parser) part(raw json.RawMessage, at string) (Part, bool) {
-	var r struct {
-		Type     *string `json:"type"`
-		Text     *string `json:"text"`
-		Refusal  *string `json:"refusal"`
-		ImageURL *struct {
-			URL *string `json:"url"`
-		} `json:"image_url"`
-		File *struct {
-			FileData *string `json:"file_data"`
-			FileID   *string `json:"file_id"`
-			Filename *string `json:"filename"`
-		} `json:"file"`
-		InputAudio *struct {
-			Data   *string `json:"data"`
-			Format *string `json:"format"`
-		} `json:"input_audio"`
-	}
-	if jsonKind(raw) != '{' || json.Unmarshal(raw, &r) != nil || r.Type == nil {
+func (p *parser) part(o int32, at string) (Part, bool) {
+	typ, isStr := p.t.str(p.t.field(o, "type"))
+	if p.t.kind(o) != '{' || !isStr {
 		p.fail(at, "invalid_type", "'%s' must be a content part object with a 'type'.", at)
 		return Part{}, false
 	}
-	part := Part{Type: *r.Type}
-	missing := func(field string) (Part, bool) {
-		p.fail(at+"."+field, "missing_required_parameter", "Missing required parameter: '%s.%s'.", at, field)
-		return Part{}, false
+	part := Part{Type: typ}
+	// str reads a string at a path below the part; missing or wrong fails.
+	str := func(path ...string) (string, bool) {
+		i := o
+		for _, f := range path {
+			i = p.t.field(i, f)
+		}
+		s, ok := p.t.str(i)
+		if !ok {
+			param := at
+			for _, f := range path {
+				param += "." + f
+			}
+			p.fail(param, "missing_required_parameter", "Missing required parameter: '%s'.", param)
+		}
+		return s, ok
 	}
+	optional := func(path ...string) string {
+		i := o
+		for _, f := range path {
+			i = p.t.field(i, f)
+		}
+		s, _ := p.t.str(i)
+		return s
+	}
+	var ok bool
 	switch part.Type {
 	case PartText:
-		if r.Text == nil {
-			return missing("text")
-		}
-		part.Text = *r.Text
+		part.Text, ok = str("text")
 	case PartRefusal:
-		if r.Refusal == nil {
-			return missing("refusal")
-		}
-		part.Text = *r.Refusal
+		part.Text, ok = str("refusal")
 	case PartImageURL:
-		if r.ImageURL == nil || r.ImageURL.URL == nil || *r.ImageURL.URL == "" {
-			return missing("image_url.url")
+		if part.URL, ok = str("image_url", "url"); ok && part.URL == "" {
+			p.fail(at+".image_url.url", "missing_required_parameter", "Missing required parameter: '%s.image_url.url'.", at)
+			ok = false
 		}
-		part.URL = *r.ImageURL.URL
 	case PartFile:
-		if r.File == nil {
-			return missing("file")
+		if p.t.kind(p.t.field(o, "file")) != '{' {
+			p.fail(at+".file", "missing_required_parameter", "Missing required parameter: '%s.file'.", at)
+			return Part{}, false
 		}
-		if r.File.FileData != nil {
-			part.FileData = *r.File.FileData
-		}
-		if r.File.FileID != nil {
-			part.FileID = *r.File.FileID
-		}
-		if r.File.Filename != nil {
-			part.Filename = *r.File.Filename
-		}
-		if part.FileData == "" && part.FileID == "" {
-			return missing("file.file_data")
+		part.FileData, part.FileID, part.Filename = optional("file", "file_data"), optional("file", "file_id"), optional("file", "filename")
+		ok = part.FileData != "" || part.FileID != ""
+		if !ok {
+			p.fail(at+".file.file_data", "missing_required_parameter", "Missing required parameter: '%s.file.file_data'.", at)
 		}
 	case PartInputAudio:
-		if r.InputAudio == nil || r.InputAudio.Data == nil {
-			return missing("input_audio.data")
-		}
-		part.Audio = *r.InputAudio.Data
-		if r.InputAudio.Format != nil {
-			part.Format = *r.InputAudio.Format
-		}
+		part.Audio, ok = str("input_audio", "data")
+		part.Format = optional("input_audio", "format")
 	default:
 		p.fail(at+".type", "invalid_value", "Unknown content part type %q.", part.Type)
-		return Part{}, false
 	}
-	return part, true
+	return part, ok
 }

@@ -1,8 +1,6 @@
 package openai
 
 import (
-	"bytes"
-	"encoding/json"
 	"fmt"
 	"math"
 	"regexp"
@@ -12,22 +10,22 @@ import (
 // ParseChatRequest decodes and validates a request body. Every violation
 // is a 400 whose Param names the field, as OpenAI does.
 func ParseChatRequest(body []byte) (*ChatRequest, *Error) {
-	var top map[string]json.RawMessage
-	if len(bytes.TrimSpace(body)) == 0 || jsonKind(body) != '{' {
-		return nil, InvalidRequest("", "invalid_json", "The request body must be a JSON object.")
+	t, err := parseTree(body)
+	if err != nil || t.kind(0) != '{' {
+		if err == nil {
+			err = fmt.Errorf("the body is not an object")
+		}
+		return nil, InvalidRequest("", "invalid_json", "We could not parse the JSON body of your request: %s. The body must be a JSON object.", err)
 	}
-	if err := json.Unmarshal(body, &top); err != nil {
-		return nil, InvalidRequest("", "invalid_json", "We could not parse the JSON body of your request: %s", shortJSONError(err))
-	}
-	p := parser{top: top}
+	p := parser{t: t}
 	req := &ChatRequest{}
 	req.Model = p.requiredString("model")
 	req.Stream = p.optionalBool("stream")
-	if so := p.object("stream_options"); so != nil {
+	if so := p.object("stream_options"); so >= 0 {
 		req.IncludeUsage = p.nestedBool(so, "stream_options", "include_usage")
 	}
-	if raw, ok := p.present("n"); ok && p.err == nil {
-		n, isInt := asInt(raw)
+	if i := p.present("n"); i >= 0 && p.err == nil {
+		n, isInt := p.integer(i)
 		switch {
 		case !isInt:
 			p.fail("n", "invalid_type", "'n' must be an integer.")
@@ -56,7 +54,7 @@ func ParseChatRequest(body []byte) (*ChatRequest, *Error) {
 }
 
 type parser struct {
-	top map[string]json.RawMessage
+	t   *tree
 	err *Error
 }
 
@@ -66,23 +64,23 @@ func (p *parser) fail(param, code, format string, args ...any) {
 	}
 }
 
-// present returns a field unless it is absent or null.
-func (p *parser) present(name string) (json.RawMessage, bool) {
-	raw, ok := p.top[name]
-	if !ok || jsonKind(raw) == 'n' {
-		return nil, false
+// present returns a top-level field unless it is absent or null (-1).
+func (p *parser) present(name string) int32 {
+	i := p.t.field(0, name)
+	if !p.t.present(i) {
+		return -1
 	}
-	return raw, true
+	return i
 }
 
 func (p *parser) requiredString(name string) string {
-	raw, ok := p.present(name)
-	if !ok {
+	i := p.present(name)
+	if i < 0 {
 		p.fail(name, "missing_required_parameter", "Missing required parameter: '%s'.", name)
 		return ""
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
+	s, ok := p.t.str(i)
+	if !ok {
 		p.fail(name, "invalid_type", "'%s' must be a string.", name)
 		return ""
 	}
@@ -93,49 +91,45 @@ func (p *parser) requiredString(name string) string {
 }
 
 func (p *parser) optionalBool(name string) bool {
-	raw, ok := p.present(name)
-	if !ok {
+	i := p.present(name)
+	if i < 0 {
 		return false
 	}
-	var b bool
-	if json.Unmarshal(raw, &b) != nil {
+	b, ok := p.t.boolean(i)
+	if !ok {
 		p.fail(name, "invalid_type", "'%s' must be a boolean.", name)
 	}
 	return b
 }
 
-func (p *parser) object(name string) map[string]json.RawMessage {
-	raw, ok := p.present(name)
-	if !ok {
-		return nil
-	}
-	var m map[string]json.RawMessage
-	if jsonKind(raw) != '{' || json.Unmarshal(raw, &m) != nil {
+func (p *parser) object(name string) int32 {
+	i := p.present(name)
+	if i >= 0 && p.t.kind(i) != '{' {
 		p.fail(name, "invalid_type", "'%s' must be an object.", name)
-		return nil
+		return -1
 	}
-	return m
+	return i
 }
 
-func (p *parser) nestedBool(m map[string]json.RawMessage, parent, name string) bool {
-	raw, ok := m[name]
-	if !ok || jsonKind(raw) == 'n' {
+func (p *parser) nestedBool(o int32, parent, name string) bool {
+	i := p.t.field(o, name)
+	if !p.t.present(i) {
 		return false
 	}
-	var b bool
-	if json.Unmarshal(raw, &b) != nil {
+	b, ok := p.t.boolean(i)
+	if !ok {
 		p.fail(parent+"."+name, "invalid_type", "'%s.%s' must be a boolean.", parent, name)
 	}
 	return b
 }
 
 func (p *parser) optionalNumber(name string, lo, hi float64) *float64 {
-	raw, ok := p.present(name)
-	if !ok {
+	i := p.present(name)
+	if i < 0 {
 		return nil
 	}
-	var f float64
-	if jsonKind(raw) == '"' || json.Unmarshal(raw, &f) != nil {
+	f, ok := p.t.float(i)
+	if !ok {
 		p.fail(name, "invalid_type", "'%s' must be a number.", name)
 		return nil
 	}
@@ -146,12 +140,21 @@ func (p *parser) optionalNumber(name string, lo, hi float64) *float64 {
 	return &f
 }
 
+// integer reads a number that has no fractional part.
+func (p *parser) integer(i int32) (int64, bool) {
+	f, ok := p.t.float(i)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
 func (p *parser) positiveInt(name string) int {
-	raw, ok := p.present(name)
-	if !ok {
+	i := p.present(name)
+	if i < 0 {
 		return 0
 	}
-	n, isInt := asInt(raw)
+	n, isInt := p.integer(i)
 	if !isInt || n < 1 {
 		p.fail(name, "invalid_value", "'%s' must be a positive integer.", name)
 		return 0
@@ -160,109 +163,121 @@ func (p *parser) positiveInt(name string) int {
 }
 
 func (p *parser) stop() []string {
-	raw, ok := p.present("stop")
-	if !ok {
+	i := p.present("stop")
+	if i < 0 {
 		return nil
 	}
-	var one string
-	if json.Unmarshal(raw, &one) == nil {
-		return []string{one}
+	if s, ok := p.t.str(i); ok {
+		return []string{s}
 	}
-	var many []string
-	if jsonKind(raw) != '[' || json.Unmarshal(raw, &many) != nil {
+	var out []string
+	ok := p.t.kind(i) == '['
+	if ok {
+		p.t.children(i, func(_ int, c int32) bool {
+			s, isStr := p.t.str(c)
+			out, ok = append(out, s), isStr
+			return ok
+		})
+	}
+	if !ok {
 		p.fail("stop", "invalid_type", "'stop' must be a string or an array of strings.")
 		return nil
 	}
-	return many
+	if out == nil {
+		out = []string{}
+	}
+	return out
 }
 
 func (p *parser) logitBias() map[string]float64 {
-	raw, ok := p.present("logit_bias")
-	if !ok {
+	i := p.present("logit_bias")
+	if i < 0 {
 		return nil
 	}
-	var m map[string]float64
-	if jsonKind(raw) != '{' || json.Unmarshal(raw, &m) != nil {
+	if p.t.kind(i) != '{' {
 		p.fail("logit_bias", "invalid_type", "'logit_bias' must be an object mapping token ids to numbers.")
 		return nil
 	}
-	for k, v := range m {
-		if v < -100 || v > 100 {
+	m := map[string]float64{}
+	p.t.children(i, func(_ int, c int32) bool {
+		k := p.t.key(c)
+		v, ok := p.t.float(c)
+		switch {
+		case !ok:
+			p.fail("logit_bias", "invalid_type", "'logit_bias' must be an object mapping token ids to numbers.")
+		case v < -100 || v > 100:
 			p.fail("logit_bias", "invalid_value", "'logit_bias' value for %q must be between -100 and 100.", k)
 		}
-	}
+		m[k] = v
+		return ok
+	})
 	return m
 }
 
 var functionName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 
 func (p *parser) tools() []Tool {
-	raw, ok := p.present("tools")
-	if !ok {
+	i := p.present("tools")
+	if i < 0 {
 		return nil
 	}
-	var list []json.RawMessage
-	if jsonKind(raw) != '[' || json.Unmarshal(raw, &list) != nil {
+	if p.t.kind(i) != '[' {
 		p.fail("tools", "invalid_type", "'tools' must be an array.")
 		return nil
 	}
-	tools := make([]Tool, 0, len(list))
+	tools := make([]Tool, 0, p.t.count(i))
 	seen := map[string]bool{}
-	for i, item := range list {
-		at := fmt.Sprintf("tools[%d]", i)
-		var t struct {
-			Type     *string         `json:"type"`
-			Function json.RawMessage `json:"function"`
-		}
-		if jsonKind(item) != '{' || json.Unmarshal(item, &t) != nil {
+	p.t.children(i, func(n int, item int32) bool {
+		at := fmt.Sprintf("tools[%d]", n)
+		if p.t.kind(item) != '{' {
 			p.fail(at, "invalid_type", "'%s' must be an object.", at)
-			return nil
+			return false
 		}
-		if t.Type == nil || *t.Type != "function" {
+		if typ, ok := p.t.str(p.t.field(item, "type")); !ok || typ != "function" {
 			p.fail(at+".type", "invalid_value", "Only tools of type 'function' are supported.")
-			return nil
+			return false
 		}
-		var f struct {
-			Name        *string         `json:"name"`
-			Description *string         `json:"description"`
-			Parameters  json.RawMessage `json:"parameters"`
-		}
-		if jsonKind(t.Function) != '{' || json.Unmarshal(t.Function, &f) != nil {
+		fn := p.t.field(item, "function")
+		if p.t.kind(fn) != '{' {
 			p.fail(at+".function", "invalid_type", "'%s.function' must be an object.", at)
-			return nil
+			return false
 		}
-		if f.Name == nil || !functionName.MatchString(*f.Name) {
+		name, ok := p.t.str(p.t.field(fn, "name"))
+		if !ok || !functionName.MatchString(name) {
 			p.fail(at+".function.name", "invalid_value", "Function names must be 1-64 characters of a-z, A-Z, 0-9, _ and -.")
-			return nil
+			return false
 		}
-		if seen[*f.Name] {
-			p.fail(at+".function.name", "invalid_value", "Duplicate function name %q.", *f.Name)
-			return nil
+		if seen[name] {
+			p.fail(at+".function.name", "invalid_value", "Duplicate function name %q.", name)
+			return false
 		}
-		seen[*f.Name] = true
-		tool := Tool{Name: *f.Name}
-		if f.Description != nil {
-			tool.Description = *f.Description
-		}
-		if len(f.Parameters) > 0 && jsonKind(f.Parameters) != 'n' {
-			if jsonKind(f.Parameters) != '{' {
-				p.fail(at+".function.parameters", "invalid_type", "'%s.function.parameters' must be a JSON schema object.", at)
-				return nil
+		seen[name] = true
+		tool := Tool{Name: name}
+		if d := p.t.field(fn, "description"); p.t.present(d) {
+			if tool.Description, ok = p.t.str(d); !ok {
+				p.fail(at+".function.description", "invalid_type", "'%s.function.description' must be a string.", at)
+				return false
 			}
-			tool.Parameters = f.Parameters
+		}
+		if params := p.t.field(fn, "parameters"); p.t.present(params) {
+			if p.t.kind(params) != '{' {
+				p.fail(at+".function.parameters", "invalid_type", "'%s.function.parameters' must be a JSON schema object.", at)
+				return false
+			}
+			tool.Parameters = p.t.raw(params)
 		}
 		tools = append(tools, tool)
-	}
+		return true
+	})
 	return tools
 }
 
 func (p *parser) toolChoice(tools []Tool) ToolChoice {
-	raw, ok := p.present("tool_choice")
-	if !ok {
+	i := p.present("tool_choice")
+	if i < 0 {
 		return ToolChoice{}
 	}
-	var mode string
-	if json.Unmarshal(raw, &mode) == nil {
+	if mode, ok := p.t.str(i); ok {
 		switch mode {
 		case ToolChoiceAuto, ToolChoiceNone, ToolChoiceRequired:
 			return ToolChoice{Mode: mode}
@@ -270,47 +285,44 @@ func (p *parser) toolChoice(tools []Tool) ToolChoice {
 		p.fail("tool_choice", "invalid_value", "'tool_choice' must be 'none', 'auto', 'required' or a named function.")
 		return ToolChoice{}
 	}
-	var named struct {
-		Type     string `json:"type"`
-		Function struct {
-			Name string `json:"name"`
-		} `json:"function"`
-	}
-	if jsonKind(raw) != '{' || json.Unmarshal(raw, &named) != nil || named.Type != "function" || named.Function.Name == "" {
+	typ, _ := p.t.str(p.t.field(i, "type"))
+	name, _ := p.t.str(p.t.field(p.t.field(i, "function"), "name"))
+	if p.t.kind(i) != '{' || typ != "function" || name == "" {
 		p.fail("tool_choice", "invalid_value", "'tool_choice' must be 'none', 'auto', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}.")
 		return ToolChoice{}
 	}
 	for _, t := range tools {
-		if t.Name == named.Function.Name {
+		if t.Name == name {
 			return ToolChoice{Mode: ToolChoiceFunction, Name: t.Name}
 		}
 	}
-	p.fail("tool_choice", "invalid_value", "'tool_choice' names function %q, which is not in 'tools'.", named.Function.Name)
+	p.fail("tool_choice", "invalid_value", "'tool_choice' names function %q, which is not in 'tools'.", name)
 	return ToolChoice{}
 }
 
 func (p *parser) responseFormat() ResponseFormat {
-	m := p.object("response_format")
-	if m == nil {
+	o := p.object("response_format")
+	if o < 0 {
 		return ResponseFormat{}
 	}
 	var rf ResponseFormat
-	if json.Unmarshal(m["type"], &rf.Type) != nil {
+	var ok bool
+	if rf.Type, ok = p.t.str(p.t.field(o, "type")); !ok {
 		p.fail("response_format.type", "invalid_type", "'response_format.type' must be a string.")
 		return rf
 	}
 	switch rf.Type {
 	case "text", "json_object":
 	case "json_schema":
-		var js struct {
-			Name   string          `json:"name"`
-			Schema json.RawMessage `json:"schema"`
-		}
-		if jsonKind(m["json_schema"]) != '{' || json.Unmarshal(m["json_schema"], &js) != nil {
+		js := p.t.field(o, "json_schema")
+		if p.t.kind(js) != '{' {
 			p.fail("response_format.json_schema", "invalid_type", "'response_format.json_schema' must be an object.")
 			return rf
 		}
-		rf.SchemaName, rf.Schema = js.Name, js.Schema
+		rf.SchemaName, _ = p.t.str(p.t.field(js, "name"))
+		if s := p.t.field(js, "schema"); p.t.present(s) {
+			rf.Schema = p.t.raw(s)
+		}
 	default:
 		p.fail("response_format.type", "invalid_value", "'response_format.type' must be 'text', 'json_object' or 'json_schema'.")
 	}
@@ -318,12 +330,12 @@ func (p *parser) responseFormat() ResponseFormat {
 }
 
 func (p *parser) reasoningEffort() string {
-	raw, ok := p.present("reasoning_effort")
-	if !ok {
+	i := p.present("reasoning_effort")
+	if i < 0 {
 		return ""
 	}
-	var s string
-	if json.Unmarshal(raw, &s) != nil {
+	s, ok := p.t.str(i)
+	if !ok {
 		p.fail("reasoning_effort", "invalid_type", "'reasoning_effort' must be a string.")
 		return ""
 	}
@@ -333,32 +345,4 @@ func (p *parser) reasoningEffort() string {
 	}
 	p.fail("reasoning_effort", "invalid_value", "'reasoning_effort' must be one of none, minimal, low, medium, high, xhigh.")
 	return ""
-}
-
-// jsonKind returns the first significant byte of a JSON value.
-func jsonKind(raw []byte) byte {
-	for _, c := range raw {
-		switch c {
-		case ' ', '\t', '\n', '\r':
-			continue
-		}
-		return c
-	}
-	return 0
-}
-
-func asInt(raw json.RawMessage) (int64, bool) {
-	var f float64
-	if jsonKind(raw) == '"' || json.Unmarshal(raw, &f) != nil || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
-		return 0, false
-	}
-	return int64(f), true
-}
-
-func shortJSONError(err error) string {
-	s := err.Error()
-	if len(s) > 120 {
-		s = s[:120] + "…"
-	}
-	return s
 }

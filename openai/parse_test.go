@@ -122,3 +122,13 @@ func TestErrorBody(t *testing.T) {
 		t.Fatal(string(b))
 	}
 }
+
+func BenchmarkParseChatRequest(b *testing.B) {
+	body := []byte(`{"model":"gpt-4o","stream":true,"stream_options":{"include_usage":true},"temperature":0.7,"messages":[{"role":"system","content":"You are a helpful assistant."},{"role":"user","content":"Hello there, how are you today?"},{"role":"assistant","content":"I am fine, thank you."},{"role":"user","content":[{"type":"text","text":"Tell me a joke."}]}]}`)
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := ParseChatRequest(body); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

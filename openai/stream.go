@@ -25,10 +25,11 @@ type StreamWriter struct {
 	mu        sync.Mutex
 	w         http.ResponseWriter
 	rc        *http.ResponseController
-	out       []byte // encoded, not yet written
-	open      []byte // `data: {"id":...,"choices":[{"index":0,"delta":{`
-	openRole  []byte // same, with "role":"assistant" first in the delta
-	close     []byte // `},"logprobs":null,"finish_reason":null}]...}` + "\n\n"
+	out       []byte  // encoded, not yet written
+	lent      *[]byte // out's pooled buffer, if it has one
+	open      []byte  // `data: {"id":...,"choices":[{"index":0,"delta":{`
+	openRole  []byte  // same, with "role":"assistant" first in the delta
+	close     []byte  // `},"logprobs":null,"finish_reason":null}]...}` + "\n\n"
 	id        string
 	model     string
 	created   int64
@@ -45,13 +46,35 @@ type StreamWriter struct {
 	err       error // first write error; later writes are skipped
 }
 
-// Bounds of the pending buffer: a held burst is written once it reaches
-// holdLimit, and a buffer grown past keepLimit is not kept for the rest of
-// a long, quiet stream.
-const (
-	holdLimit = 16 << 10
-	keepLimit = 32 << 10
-)
+// A held burst is written once it reaches holdLimit.
+const holdLimit = 16 << 10
+
+// outBuffers lends pending buffers: a stream takes one for a burst and
+// gives it back once written, so that a request leaves no grown buffer
+// behind as garbage and an idle stream holds none between chunks.
+var outBuffers = sync.Pool{New: func() any { b := make([]byte, 0, holdLimit+4<<10); return &b }}
+
+// pending returns the pending buffer, taking one from the pool if needed;
+// the caller holds s.mu.
+func (s *StreamWriter) pending() []byte {
+	if s.lent == nil {
+		s.lent = outBuffers.Get().(*[]byte)
+		s.out = (*s.lent)[:0]
+	}
+	return s.out
+}
+
+// giveBack returns the pending buffer to the pool; the caller holds s.mu.
+func (s *StreamWriter) giveBack() {
+	if s.lent != nil {
+		if cap(s.out) <= 64<<10 { // a rare giant burst is not pooled
+			*s.lent = s.out[:0]
+			outBuffers.Put(s.lent)
+		}
+		s.lent = nil
+	}
+	s.out = nil
+}
 
 // NewStreamWriter prepares a stream; nothing is written until the first
 // chunk or keep-alive.
@@ -116,7 +139,7 @@ func (s *StreamWriter) Reasoning(p []byte) error { return s.delta(`"reasoning_co
 func (s *StreamWriter) delta(field string, p []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.out = append(s.opening(s.out), field...)
+	s.out = append(s.opening(s.pending()), field...)
 	s.out = AppendString(s.out, p)
 	s.out = append(s.out, s.close...)
 	return s.send()
@@ -135,7 +158,7 @@ func (s *StreamWriter) opening(dst []byte) []byte {
 func (s *StreamWriter) ToolCall(index int, id, name string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := append(s.opening(s.out), `"tool_calls":[{"index":`...)
+	b := append(s.opening(s.pending()), `"tool_calls":[{"index":`...)
 	b = appendInt(b, int64(index))
 	b = append(b, `,"id":`...)
 	b = AppendString(b, id)
@@ -150,7 +173,7 @@ func (s *StreamWriter) ToolCall(index int, id, name string) error {
 func (s *StreamWriter) ToolArgs(index int, frag []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := append(s.opening(s.out), `"tool_calls":[{"index":`...)
+	b := append(s.opening(s.pending()), `"tool_calls":[{"index":`...)
 	b = appendInt(b, int64(index))
 	b = append(b, `,"function":{"arguments":`...)
 	b = AppendString(b, frag)
@@ -165,7 +188,7 @@ func (s *StreamWriter) Finish(reason string) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	first := !s.roleSent
-	b := s.opening(s.out)
+	b := s.opening(s.pending())
 	if first {
 		b = append(b, `"content":""`...)
 	}
@@ -184,7 +207,7 @@ func (s *StreamWriter) Finish(reason string) error {
 func (s *StreamWriter) Usage(u Usage) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	b := s.header(s.out)
+	b := s.header(s.pending())
 	b = append(b, `"choices":[],"usage":`...)
 	ub, _ := json.Marshal(u)
 	b = append(b, ub...)
@@ -196,7 +219,7 @@ func (s *StreamWriter) Usage(u Usage) error {
 func (s *StreamWriter) Done() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	s.out = append(s.out, "data: [DONE]\n\n"...)
+	s.out = append(s.pending(), "data: [DONE]\n\n"...)
 	s.hold = false
 	err := s.send()
 	s.stop()
@@ -220,7 +243,7 @@ func (s *StreamWriter) Fail(e *Error) (asHTTP bool, err error) {
 		return true, nil
 	}
 	body, _ := json.Marshal(e)
-	s.out = append(append(append(s.out, "data: "...), body...), "\n\n"...)
+	s.out = append(append(append(s.pending(), "data: "...), body...), "\n\n"...)
 	s.out = append(s.out, "data: [DONE]\n\n"...)
 	return false, s.send()
 }
@@ -244,6 +267,7 @@ func (s *StreamWriter) Close() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.stop()
+	s.giveBack()
 }
 
 func (s *StreamWriter) stop() {
@@ -257,7 +281,7 @@ func (s *StreamWriter) stop() {
 // for Flush while held. The caller holds s.mu.
 func (s *StreamWriter) send() error {
 	if s.err != nil {
-		s.out = s.out[:0]
+		s.giveBack()
 		return s.err
 	}
 	if !s.started {
@@ -282,11 +306,7 @@ func (s *StreamWriter) writeHeaders() {
 // writeOut writes the pending buffer and flushes; the caller holds s.mu.
 func (s *StreamWriter) writeOut() error {
 	_, err := s.w.Write(s.out)
-	if cap(s.out) > keepLimit {
-		s.out = nil
-	} else {
-		s.out = s.out[:0]
-	}
+	s.giveBack()
 	if err == nil {
 		err = s.rc.Flush()
 	}
@@ -322,7 +342,7 @@ func (s *StreamWriter) tick() {
 		if !s.started {
 			s.writeHeaders()
 		}
-		s.out = append(s.out, keepAliveComment...)
+		s.out = append(s.pending(), keepAliveComment...)
 		s.writeOut()
 		idle = 0
 	}

@@ -211,6 +211,7 @@ func (s *Stream) Close() {
 	s.cancel(nil)
 	s.resp.Body.Close()
 	s.resp = nil
+	s.dec.Close()
 }
 
 // idleTimer cancels a request when Poe has been silent for too long. It is

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"sync"
 )
 
 // DefaultMaxEventBytes bounds one event's data. Poe caps answers at 100,000
@@ -12,9 +13,19 @@ import (
 // or broken upstream from growing memory without limit.
 const DefaultMaxEventBytes = 16 << 20
 
-// readBufferSize is small because thousands of streams may be open at
-// once; a longer line simply spans several reads.
-const readBufferSize = 1 << 10
+// A stream's own read buffer is small because thousands of streams may be
+// open at once; a longer line simply spans several reads. When a read
+// fills it, more data is probably waiting, so the next read borrows a
+// large buffer from a shared pool and gives it back once consumed: a busy
+// stream drains its connection in few reads (and a caller that flushes in
+// OnWait writes once per burst), an idle one holds 1 KB, and no request
+// leaves a grown buffer behind as garbage.
+const (
+	readBufferSize  = 256
+	burstBufferSize = 16 << 10
+)
+
+var burstBuffers = sync.Pool{New: func() any { b := make([]byte, burstBufferSize); return &b }}
 
 // ErrEventTooLarge is returned when one event exceeds the decoder's limit.
 var ErrEventTooLarge = errors.New("poe: SSE event exceeds size limit")
@@ -27,8 +38,11 @@ var ErrEventTooLarge = errors.New("poe: SSE event exceeds size limit")
 // long stream decodes without allocating per event.
 type Decoder struct {
 	r      io.Reader
-	buf    []byte
-	start  int // unread bytes are buf[start:end]
+	buf    []byte  // the buffer in use: small, or *burst
+	small  []byte  // this stream's own
+	burst  *[]byte // borrowed from burstBuffers while reads come in full
+	full   bool    // the last read filled buf
+	start  int     // unread bytes are buf[start:end]
 	end    int
 	line   []byte // a line that spans reads
 	name   []byte
@@ -49,7 +63,8 @@ func NewDecoder(r io.Reader, maxEvent int) *Decoder {
 	if maxEvent <= 0 {
 		maxEvent = DefaultMaxEventBytes
 	}
-	return &Decoder{r: r, buf: make([]byte, readBufferSize), max: maxEvent}
+	small := make([]byte, readBufferSize)
+	return &Decoder{r: r, buf: small, small: small, max: maxEvent}
 }
 
 // Next returns the next event's name ("message" when unnamed) and data.
@@ -163,12 +178,21 @@ func (d *Decoder) fill() error {
 		return d.err
 	}
 	d.start, d.end = 0, 0
+	// buf is consumed: swap buffers as the last read suggests.
+	switch {
+	case d.full && d.burst == nil:
+		d.burst = burstBuffers.Get().(*[]byte)
+		d.buf = *d.burst
+	case !d.full && d.burst != nil:
+		d.release()
+	}
 	if d.OnWait != nil {
 		d.OnWait()
 	}
 	for d.end == 0 {
 		n, err := d.r.Read(d.buf)
 		d.end = n
+		d.full = n == len(d.buf)
 		if err != nil {
 			d.err = err
 			if n == 0 {
@@ -178,3 +202,14 @@ func (d *Decoder) fill() error {
 	}
 	return nil
 }
+
+// release gives a borrowed burst buffer back.
+func (d *Decoder) release() {
+	if d.burst != nil {
+		burstBuffers.Put(d.burst)
+		d.burst, d.buf = nil, d.small
+	}
+}
+
+// Close gives back a borrowed buffer; the decoder must not be used after.
+func (d *Decoder) Close() { d.release() }

@@ -198,3 +198,51 @@ func TestDecoderOnWaitBeforeEachBlockingRead(t *testing.T) {
 		t.Fatalf("waits at events %v, total %d, reads %d", at, waits, src.reads)
 	}
 }
+
+// chunks returns one chunk per Read.
+type chunked struct{ parts []string }
+
+func (c *chunked) Read(p []byte) (int, error) {
+	if len(c.parts) == 0 {
+		return 0, io.EOF
+	}
+	n := copy(p, c.parts[0])
+	if n < len(c.parts[0]) {
+		c.parts[0] = c.parts[0][n:]
+	} else {
+		c.parts = c.parts[1:]
+	}
+	return n, nil
+}
+
+func TestDecoderBorrowsABurstBufferWhileReadsComeFull(t *testing.T) {
+	ev := "event: text\ndata: {\"text\": \"0123456789abcdef\"}\n\n"
+	burst := strings.Repeat(ev, 200) // ~10 KB arriving at once
+	d := NewDecoder(&chunked{parts: []string{burst, ev, ev}}, 0)
+	var sizes []int
+	for {
+		if _, _, err := d.Next(); err != nil {
+			break
+		}
+		sizes = append(sizes, len(d.buf))
+	}
+	if len(sizes) != 202 {
+		t.Fatalf("%d events", len(sizes))
+	}
+	// The first read fills 1 KB; the rest of the burst comes through the
+	// borrowed 16 KB buffer; the quiet reads after it use 1 KB again.
+	if sizes[0] != readBufferSize || sizes[199] != burstBufferSize || sizes[201] != readBufferSize || d.burst != nil {
+		t.Fatalf("buffer sizes: first %d, in burst %d, after %d (borrowed %v)", sizes[0], sizes[199], sizes[201], d.burst != nil)
+	}
+	d2 := NewDecoder(&chunked{parts: []string{burst}}, 0)
+	for range 30 {
+		d2.Next()
+	}
+	if d2.burst == nil {
+		t.Fatal("no burst buffer in the middle of a burst")
+	}
+	d2.Close()
+	if d2.burst != nil || len(d2.buf) != readBufferSize {
+		t.Fatal("Close kept the borrowed buffer")
+	}
+}

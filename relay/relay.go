@@ -13,7 +13,6 @@ import (
 	"net/http/httptrace"
 	"time"
 
-	"github.com/poe-openai/caddy-poe-openai/internal/offstack"
 	"github.com/poe-openai/caddy-poe-openai/openai"
 	"github.com/poe-openai/caddy-poe-openai/poeclient"
 	"github.com/poe-openai/caddy-poe-openai/tokenpool"
@@ -190,7 +189,7 @@ func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, 
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotFirstResponseByte: lease.Reached})
 	var stream *poeclient.Stream
 	var err error
-	offstack.Run(func() { stream, err = r.Client.Query(ctx, c.Bot, token, c.Plan.Query) })
+	stream, err = r.Client.Query(ctx, c.Bot, token, c.Plan.Query)
 	if err != nil {
 		return err
 	}
@@ -246,13 +245,11 @@ func (r *Relay) upload(ctx context.Context, token string, plan *translate.Plan) 
 		att, ok := r.Uploads.get(key)
 		if !ok {
 			var err error
-			offstack.Run(func() {
-				if u.URL != "" {
-					att, err = r.Client.UploadFromURL(ctx, token, u.URL, u.Name)
-				} else {
-					att, err = r.Client.UploadBytes(ctx, token, u.Name, u.ContentType, u.Data)
-				}
-			})
+			if u.URL != "" {
+				att, err = r.Client.UploadFromURL(ctx, token, u.URL, u.Name)
+			} else {
+				att, err = r.Client.UploadBytes(ctx, token, u.Name, u.ContentType, u.Data)
+			}
 			if err != nil {
 				pe := poeclient.AsError(err)
 				pe.Kind = poeclient.KindUpload
