@@ -72,6 +72,15 @@ func adminGet(ctx context.Context, port int, path string, read func(io.Reader) e
 	return read(resp.Body)
 }
 
+// forceGC makes the Caddy behind port collect its garbage (a heap profile
+// with gc=1 does that first); the profile itself is dropped.
+func forceGC(ctx context.Context, port int) {
+	_ = adminGet(ctx, port, "/debug/pprof/heap?gc=1", func(r io.Reader) error {
+		_, err := io.Copy(io.Discard, r)
+		return err
+	})
+}
+
 // goStats are a Caddy process's Go memory figures and goroutine count.
 type goStats struct {
 	HeapAlloc, HeapInuse, StackInuse, Sys uint64

@@ -33,23 +33,46 @@ type Client struct {
 
 var bodyPool = sync.Pool{New: func() any { return new(bytes.Buffer) }}
 
-// pooledBody gives its buffer back only when the transport closes it: a
-// response can arrive before the body is fully written (HTTP/2 writes it
-// on another goroutine), so returning it when Query returns would let a
-// later request overwrite bytes still being sent.
+// pooledBody gives its buffer back once the transport has read it all, or
+// closes it: not when Query returns, because a response can arrive before
+// the body is fully written (HTTP/2 writes it on another goroutine), and a
+// later request would overwrite bytes still being sent. Not later either:
+// a long conversation should not stay pinned for a long answer. GetBody is
+// nil, so nothing rereads a body that was read to its end.
 type pooledBody struct {
 	*bytes.Reader
 	buf  *bytes.Buffer
 	once sync.Once
 }
 
+func (b *pooledBody) Read(p []byte) (int, error) {
+	n, err := b.Reader.Read(p)
+	if err == io.EOF {
+		b.release()
+	}
+	return n, err
+}
+
+func (b *pooledBody) WriteTo(w io.Writer) (int64, error) {
+	n, err := b.Reader.WriteTo(w)
+	if err == nil {
+		b.release()
+	}
+	return n, err
+}
+
 func (b *pooledBody) Close() error {
-	b.once.Do(func() {
-		if b.buf.Cap() <= 1<<20 { // do not pin huge conversations
-			bodyPool.Put(b.buf)
-		}
-	})
+	b.release()
 	return nil
+}
+
+func (b *pooledBody) release() { b.once.Do(func() { putBody(b.buf) }) }
+
+// putBody is a variable so that tests can see when a body is given back.
+var putBody = func(buf *bytes.Buffer) {
+	if buf.Cap() <= 1<<20 { // do not pin huge conversations
+		bodyPool.Put(buf)
+	}
 }
 
 // Query posts q to bot with token and returns the event stream. Failures

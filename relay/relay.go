@@ -202,9 +202,6 @@ func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, 
 	}
 	for {
 		ev, err := stream.Next()
-		if c.Plan.Query != nil && answer.Started() {
-			r.letGo(c, sw)
-		}
 		if err == io.EOF {
 			if !stream.Done() {
 				c.noDone = true
@@ -219,6 +216,11 @@ func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, 
 				return answer.End() // stream.Close cancels Poe's request
 			}
 			return err
+		}
+		// Right after the event that started the answer, not after the
+		// next one: Poe may pause for long between the two.
+		if c.Plan.Query != nil && answer.Started() {
+			r.letGo(c, sw)
 		}
 	}
 }
