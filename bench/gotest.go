@@ -73,7 +73,8 @@ func (b *bench) scenarioPool(ctx context.Context) *section {
 	return s
 }
 
-// sectionAllocs runs relay's BenchmarkHotPath, if it exists yet.
+// sectionAllocs runs relay's BenchmarkHotPath, where one iteration is one
+// chunk, and checks the target of at most 2 allocations per chunk.
 func (b *bench) sectionAllocs(ctx context.Context) *section {
 	const pattern, pkg = "HotPath", "./relay/"
 	s := &section{
@@ -101,6 +102,12 @@ func (b *bench) sectionAllocs(ctx context.Context) *section {
 			}
 		}
 		s.rows = append(s.rows, []string{l.Name, perChunk, strings.Join(all, ", ")})
+		allocs, ok := l.Metrics["allocs/op"]
+		s.verdicts = append(s.verdicts, verdict{
+			target:   fmt.Sprintf("%s: <= 2 allocations per streamed chunk", l.Name),
+			measured: perChunk,
+			pass:     ok && allocs <= 2,
+		})
 	}
 	return s
 }

@@ -69,7 +69,7 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	fs.DurationVar(&cfg.chartDuration, "chart-duration", 4*time.Second, "measured time per path and concurrency for the chart")
 	fs.StringVar(&cfg.markdown, "markdown", "", "also write the results as markdown to this file")
 	fs.BoolVar(&cfg.quick, "quick", false, "a short smoke run (well under a minute); explicit flags still win")
-	fs.BoolVar(&cfg.allocs, "allocs", false, "also run relay's BenchmarkHotPath for allocations per chunk")
+	fs.BoolVar(&cfg.allocs, "allocs", false, "also run relay's BenchmarkHotPath for allocations per chunk (target: at most 2); on by default with -scenario all, except with -quick")
 	fs.StringVar(&cfg.pprofDir, "pprof", "", "enable Caddy's admin endpoint (with /debug/pprof) for the module's Caddy and save CPU and heap profiles in this directory")
 	fs.StringVar(&cfg.streamBot, "stream-bot", "Chunks-200x16", "scenario 1 and chart: answer asked for")
 	fs.StringVar(&cfg.ttftBot, "ttft-bot", "Chunks-1x16", "scenario 2: answer asked for")
@@ -83,9 +83,12 @@ func parseFlags(args []string, stderr io.Writer) (*config, error) {
 	if fs.NArg() > 0 {
 		return nil, fmt.Errorf("unexpected arguments %q", fs.Args())
 	}
+	set := map[string]bool{}
+	fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
+	if !set["allocs"] {
+		cfg.allocs = *scen == "all" && !cfg.quick
+	}
 	if cfg.quick {
-		set := map[string]bool{}
-		fs.Visit(func(f *flag.Flag) { set[f.Name] = true })
 		quick := map[string]string{
 			"duration": "1s", "round": "500ms", "ttft-samples": "300", "streams": "200",
 			"open-bot": "Chunks-3x16-1s", "chart-duration": "500ms", "chart-concurrency": "1,8,64",
