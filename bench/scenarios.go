@@ -120,6 +120,9 @@ func (b *bench) scenarioNonStream(ctx context.Context) *section {
 	j := b.mustJob(cfg.nonStreamBot, false)
 	rounds, round := roundsOf(cfg.duration, cfg.round)
 	res := b.interleave(ctx, "3 non-stream", j, cfg.nsConcurrency, rounds, round, true)
+	if cfg.pprofDir != "" {
+		b.cpuProfile(ctx, "cpu-module-nonstream.pprof", j, cfg.nsConcurrency)
+	}
 	s := &section{
 		id:    3,
 		title: "Non-streaming requests",
