@@ -105,7 +105,9 @@ func rawValue(b []byte) []byte {
 
 var errNotString = errors.New("not a JSON string")
 
-// unquote decodes the JSON string raw. Without escapes it returns the bytes
+// unquote decodes the JSON string raw; it does not use the module's
+// internal/jsonstr on purpose, as the checker must not share code with
+// what it checks. Without escapes it returns the bytes
 // inside the quotes (no copy); otherwise it decodes into (*scratch)[:0].
 func unquote(raw []byte, scratch *[]byte) ([]byte, error) {
 	if len(raw) < 2 || raw[0] != '"' || raw[len(raw)-1] != '"' {

@@ -3,8 +3,9 @@ package openai
 import (
 	"errors"
 	"strconv"
-	"unicode/utf16"
 	"unicode/utf8"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/jsonstr"
 )
 
 // tree is a request body parsed once into a flat list of nodes: the
@@ -210,7 +211,7 @@ func (p *treeParser) str() (start, end int, esc bool, err error) {
 			case '"', '\\', '/', 'b', 'f', 'n', 'r', 't':
 				p.i += 2
 			case 'u':
-				if _, ok := hex4(p.b, p.i+2); !ok {
+				if _, ok := jsonstr.Hex4(p.b, p.i+2); !ok {
 					return 0, 0, false, errSyntax
 				}
 				p.i += 6
@@ -260,27 +261,6 @@ func (p *treeParser) number() bool {
 		}
 	}
 	return true
-}
-
-func hex4(b []byte, at int) (rune, bool) {
-	if at+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[at : at+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }
 
 // Accessors. A node index of -1 means absent.
@@ -383,54 +363,9 @@ func (t *tree) raw(i int32) []byte {
 	return append([]byte(nil), t.body[start:end]...)
 }
 
-// unescape decodes a JSON string body (escapes already validated);
-// invalid UTF-8 and lone surrogates become U+FFFD, as in encoding/json.
+// unescape decodes a JSON string body whose escapes were validated by
+// the parser.
 func unescape(raw []byte) string {
-	out := make([]byte, 0, len(raw))
-	for i := 0; i < len(raw); {
-		c := raw[i]
-		if c != '\\' {
-			r, size := utf8.DecodeRune(raw[i:])
-			if r == utf8.RuneError && size == 1 {
-				out = utf8.AppendRune(out, utf8.RuneError)
-			} else {
-				out = append(out, raw[i:i+size]...)
-			}
-			i += size
-			continue
-		}
-		switch raw[i+1] {
-		case 'b':
-			out = append(out, '\b')
-		case 'f':
-			out = append(out, '\f')
-		case 'n':
-			out = append(out, '\n')
-		case 'r':
-			out = append(out, '\r')
-		case 't':
-			out = append(out, '\t')
-		case 'u':
-			r, _ := hex4(raw, i+2)
-			i += 6
-			if utf16.IsSurrogate(r) {
-				if i+1 < len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
-					if r2, ok := hex4(raw, i+2); ok {
-						if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-							out = utf8.AppendRune(out, dec)
-							i += 6
-							continue
-						}
-					}
-				}
-				r = utf8.RuneError
-			}
-			out = utf8.AppendRune(out, r)
-			continue
-		default: // " \ /
-			out = append(out, raw[i+1])
-		}
-		i += 2
-	}
+	out, _ := jsonstr.Append(make([]byte, 0, len(raw)), raw)
 	return string(out)
 }

@@ -1,9 +1,6 @@
 package poeclient
 
-import (
-	"unicode/utf16"
-	"unicode/utf8"
-)
+import "github.com/poe-openai/caddy-poe-openai/internal/jsonstr"
 
 // appendStringField is a fast path for payloads like {"text": "..."}: it
 // finds a top-level string field and appends its unescaped value to dst
@@ -40,7 +37,7 @@ func appendStringField(dst, data []byte, field string) ([]byte, bool) {
 			if !ok {
 				return dst, false // not a string (or escapes in a way we refuse): slow path decides
 			}
-			if out, ok = appendUnescaped(dst, raw); !ok {
+			if out, ok = jsonstr.Append(dst, raw); !ok {
 				return dst, false
 			}
 			found = true
@@ -159,84 +156,4 @@ func (s *jsonScanner) skipValue(depth int) bool {
 		}
 		return false
 	}
-}
-
-// appendUnescaped decodes a JSON string body (without quotes). Invalid
-// escapes report false; lone surrogates become U+FFFD as encoding/json does.
-func appendUnescaped(dst, raw []byte) ([]byte, bool) {
-	for i := 0; i < len(raw); {
-		c := raw[i]
-		if c != '\\' {
-			j := i + 1
-			for j < len(raw) && raw[j] != '\\' {
-				j++
-			}
-			if !utf8.Valid(raw[i:j]) {
-				return dst, false // encoding/json replaces bad bytes; let it
-			}
-			dst = append(dst, raw[i:j]...)
-			i = j
-			continue
-		}
-		if i+1 >= len(raw) {
-			return dst, false
-		}
-		switch raw[i+1] {
-		case '"', '\\', '/':
-			dst = append(dst, raw[i+1])
-		case 'b':
-			dst = append(dst, '\b')
-		case 'f':
-			dst = append(dst, '\f')
-		case 'n':
-			dst = append(dst, '\n')
-		case 'r':
-			dst = append(dst, '\r')
-		case 't':
-			dst = append(dst, '\t')
-		case 'u':
-			r, ok := hex4(raw, i+2)
-			if !ok {
-				return dst, false
-			}
-			i += 6
-			if utf16.IsSurrogate(r) {
-				if r2, ok := hex4(raw, i+2); ok && i+1 < len(raw) && raw[i] == '\\' && raw[i+1] == 'u' {
-					if dec := utf16.DecodeRune(r, r2); dec != utf8.RuneError {
-						dst = utf8.AppendRune(dst, dec)
-						i += 6
-						continue
-					}
-				}
-				r = utf8.RuneError
-			}
-			dst = utf8.AppendRune(dst, r)
-			continue
-		default:
-			return dst, false
-		}
-		i += 2
-	}
-	return dst, true
-}
-
-func hex4(b []byte, at int) (rune, bool) {
-	if at+4 > len(b) {
-		return 0, false
-	}
-	var r rune
-	for _, c := range b[at : at+4] {
-		switch {
-		case c >= '0' && c <= '9':
-			c -= '0'
-		case c >= 'a' && c <= 'f':
-			c -= 'a' - 10
-		case c >= 'A' && c <= 'F':
-			c -= 'A' - 10
-		default:
-			return 0, false
-		}
-		r = r<<4 | rune(c)
-	}
-	return r, true
 }
