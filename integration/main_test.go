@@ -27,7 +27,7 @@ import (
 	"github.com/poe-openai/caddy-poe-openai/internal/poefake"
 )
 
-var adminPort, httpPort, httpsPort int
+var adminPort, httpsPort int
 
 func TestMain(m *testing.M) {
 	// caddytest writes autosave.json and a local CA under the user's
@@ -40,7 +40,7 @@ func TestMain(m *testing.M) {
 	os.Setenv("XDG_DATA_HOME", filepath.Join(dir, "data"))
 	// Free ports, so that a caddy on the default admin port (or another
 	// test run) cannot receive our configs.
-	adminPort, httpPort, httpsPort = freePort(), freePort(), freePort()
+	adminPort, httpsPort = freePort(), freePort()
 	code := m.Run()
 	os.RemoveAll(dir)
 	os.Exit(code)
@@ -84,9 +84,13 @@ type site struct {
 }
 
 // startCaddy loads a config whose site block holds body. Placeholders
-// {FAKE} and {LOG} are filled in.
+// {FAKE} and {LOG} are filled in. Each site gets its own port: a config
+// load returns once the old servers have begun to shut down, not once
+// they stopped accepting, so on a shared port a new connection could
+// still land on the old server and be closed unanswered.
 func startCaddy(t *testing.T, fakeURL, body string) *site {
 	t.Helper()
+	httpPort := freePort()
 	s := &site{t: t, logFile: filepath.Join(t.TempDir(), "caddy.log"), base: fmt.Sprintf("http://localhost:%d", httpPort)}
 	body = strings.NewReplacer("{FAKE}", fakeURL).Replace(body)
 	config := fmt.Sprintf(`{
