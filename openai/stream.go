@@ -5,6 +5,8 @@ import (
 	"net/http"
 	"sync"
 	"time"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/jsonstr"
 )
 
 // StreamWriter writes a chat.completion.chunk stream. Chunks are encoded
@@ -121,11 +123,11 @@ func (s *StreamWriter) Flush() error {
 // header is `data: {"id":...,"object":...,"created":...,"model":...,`.
 func (s *StreamWriter) header(dst []byte) []byte {
 	dst = append(dst, `data: {"id":`...)
-	dst = AppendString(dst, s.id)
+	dst = jsonstr.AppendQuoted(dst, s.id)
 	dst = append(dst, `,"object":"chat.completion.chunk","created":`...)
 	dst = appendInt(dst, s.created)
 	dst = append(dst, `,"model":`...)
-	dst = AppendString(dst, s.model)
+	dst = jsonstr.AppendQuoted(dst, s.model)
 	return append(dst, ',')
 }
 
@@ -140,7 +142,7 @@ func (s *StreamWriter) delta(field string, p []byte) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.out = append(s.opening(s.pending()), field...)
-	s.out = AppendString(s.out, p)
+	s.out = jsonstr.AppendQuoted(s.out, p)
 	s.out = append(s.out, s.close...)
 	return s.send()
 }
@@ -161,9 +163,9 @@ func (s *StreamWriter) ToolCall(index int, id, name string) error {
 	b := append(s.opening(s.pending()), `"tool_calls":[{"index":`...)
 	b = appendInt(b, int64(index))
 	b = append(b, `,"id":`...)
-	b = AppendString(b, id)
+	b = jsonstr.AppendQuoted(b, id)
 	b = append(b, `,"type":"function","function":{"name":`...)
-	b = AppendString(b, name)
+	b = jsonstr.AppendQuoted(b, name)
 	b = append(b, `,"arguments":""}}]`...)
 	s.out = append(b, s.close...)
 	return s.send()
@@ -176,7 +178,7 @@ func (s *StreamWriter) ToolArgs(index int, frag []byte) error {
 	b := append(s.opening(s.pending()), `"tool_calls":[{"index":`...)
 	b = appendInt(b, int64(index))
 	b = append(b, `,"function":{"arguments":`...)
-	b = AppendString(b, frag)
+	b = jsonstr.AppendQuoted(b, frag)
 	b = append(b, `}}]`...)
 	s.out = append(b, s.close...)
 	return s.send()
@@ -193,7 +195,7 @@ func (s *StreamWriter) Finish(reason string) error {
 		b = append(b, `"content":""`...)
 	}
 	b = append(b, `},"logprobs":null,"finish_reason":`...)
-	b = AppendString(b, reason)
+	b = jsonstr.AppendQuoted(b, reason)
 	b = append(b, `}]`...)
 	if s.usage {
 		b = append(b, `,"usage":null`...)

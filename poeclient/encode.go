@@ -6,7 +6,8 @@ import (
 	"math"
 	"strconv"
 	"sync"
-	"unicode/utf8"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/jsonstr"
 )
 
 // EncodeQuery writes q as JSON exactly as fastapi_poe serialises it (every
@@ -35,9 +36,9 @@ var encodePool = sync.Pool{New: func() any { b := make([]byte, 0, 4<<10); return
 func appendQuery(b []byte, q *QueryRequest) ([]byte, error) {
 	var err error
 	b = append(b, `{"version":`...)
-	b = appendString(b, q.Version)
+	b = jsonstr.AppendQuoted(b, q.Version)
 	b = append(b, `,"type":`...)
-	b = appendString(b, q.Type)
+	b = jsonstr.AppendQuoted(b, q.Type)
 	b = append(b, `,"query":`...)
 	if q.Query == nil {
 		b = append(b, "null"...)
@@ -111,7 +112,7 @@ func appendQuery(b []byte, q *QueryRequest) ([]byte, error) {
 func appendMessage(b []byte, m *ProtocolMessage) ([]byte, error) {
 	var err error
 	b = append(b, `{"role":`...)
-	b = appendString(b, m.Role)
+	b = jsonstr.AppendQuoted(b, m.Role)
 	for _, f := range [...]struct {
 		name string
 		v    any
@@ -153,7 +154,7 @@ func appendMessage(b []byte, m *ProtocolMessage) ([]byte, error) {
 				b = append(b, ',')
 			}
 			b = append(b, `{"url":`...)
-			b = appendString(b, a.URL)
+			b = jsonstr.AppendQuoted(b, a.URL)
 			b = appendField(b, "content_type", a.ContentType)
 			b = appendField(b, "name", a.Name)
 			b = appendOptional(b, "inline_ref", a.InlineRef)
@@ -180,7 +181,7 @@ func appendField(b []byte, name, v string) []byte {
 	b = append(b, `,"`...)
 	b = append(b, name...)
 	b = append(b, `":`...)
-	return appendString(b, v)
+	return jsonstr.AppendQuoted(b, v)
 }
 
 func appendOptional(b []byte, name string, v *string) []byte {
@@ -248,7 +249,7 @@ func appendStrings(b []byte, s []string) []byte {
 		if i > 0 {
 			b = append(b, ',')
 		}
-		b = appendString(b, v)
+		b = jsonstr.AppendQuoted(b, v)
 	}
 	return append(b, ']')
 }
@@ -267,59 +268,3 @@ func marshalNoEscape(v any) ([]byte, error) {
 type bytesWriter struct{ b []byte }
 
 func (w *bytesWriter) Write(p []byte) (int, error) { w.b = append(w.b, p...); return len(p), nil }
-
-const hexDigits = "0123456789abcdef"
-
-// appendString writes s as encoding/json does with HTML escaping off:
-// invalid UTF-8 becomes U+FFFD, U+2028 and U+2029 are escaped.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			case '\b':
-				b = append(b, '\\', 'b')
-			case '\f':
-				b = append(b, '\\', 'f')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xF])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xF])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
-}

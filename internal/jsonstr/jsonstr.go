@@ -1,7 +1,8 @@
-// Package jsonstr decodes the body of a JSON string (the bytes between the
-// quotes) exactly as encoding/json does, without allocating beyond dst.
-// The request parser (openai) and the Poe event decoder (poeclient) both
-// need it and must not import each other.
+// Package jsonstr reads and writes JSON strings exactly as encoding/json
+// does, without allocating beyond the caller's buffer: Append decodes the
+// body of a string, AppendQuoted encodes one. The request parser and SSE
+// writer (openai) and the Poe protocol code (poeclient) both need them
+// and must not import each other.
 package jsonstr
 
 import (
