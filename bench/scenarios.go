@@ -23,17 +23,8 @@ func (b *bench) scenarioStream(ctx context.Context) *section {
 		header: []string{"path", "chunks/s (median of rounds)", "chunks/s (all rounds)", "answers checked", "failed", "rounds (chunks/s)",
 			"CPU µs/chunk: Caddy", "fake", "client", "Caddy reads/chunk", "writes/chunk"},
 	}
-	for _, name := range pathNames {
-		p := res[name]
-		s.rows = append(s.rows, append([]string{name, rate(p.median()), rate(p.total(false)), fmt.Sprint(p.answers), fmt.Sprint(p.errs.n), rateList(p.rates)},
-			p.perUnit(false)...))
-	}
-	m, px, d := res[pathModule].median(), res[pathProxy].median(), res[pathDirect].median()
-	s.ratios = []string{
-		fmt.Sprintf("module / reverse_proxy = %s (median), %s (all rounds)", ratio(m, px), ratio(res[pathModule].total(false), res[pathProxy].total(false))),
-		fmt.Sprintf("module / direct = %s (median), %s (all rounds)", ratio(m, d), ratio(res[pathModule].total(false), res[pathDirect].total(false))),
-	}
-	s.notes = append(s.notes, cpuNote)
+	s.addThroughput(res, false)
+	m, px := res[pathModule].median(), res[pathProxy].median()
 	s.verdicts = append(s.verdicts, verdict{
 		target:   "module >= 0.8 x reverse_proxy chunks/s",
 		measured: "ratio " + ratio(m, px),
@@ -131,19 +122,25 @@ func (b *bench) scenarioNonStream(ctx context.Context) *section {
 		header: []string{"path", "req/s (median of rounds)", "req/s (all rounds)", "answers checked", "failed", "rounds (req/s)",
 			"CPU µs/request: Caddy", "fake", "client", "Caddy reads/request", "writes/request"},
 	}
-	for _, name := range pathNames {
-		p := res[name]
-		s.rows = append(s.rows, append([]string{name, rate(p.median()), rate(p.total(true)), fmt.Sprint(p.answers), fmt.Sprint(p.errs.n), rateList(p.rates)},
-			p.perUnit(true)...))
-	}
-	m, px, d := res[pathModule].median(), res[pathProxy].median(), res[pathDirect].median()
-	s.ratios = []string{
-		fmt.Sprintf("module / reverse_proxy = %s (median), %s (all rounds)", ratio(m, px), ratio(res[pathModule].total(true), res[pathProxy].total(true))),
-		fmt.Sprintf("module / direct = %s (median), %s (all rounds)", ratio(m, d), ratio(res[pathModule].total(true), res[pathDirect].total(true))),
-	}
-	s.notes = append(s.notes, cpuNote)
+	s.addThroughput(res, true)
 	s.addCorrectness(res)
 	return s
+}
+
+// addThroughput fills scenario 1's or 3's table (chunks, or requests when
+// perRequest) with a row per path, the module's ratios and the CPU note.
+func (s *section) addThroughput(res map[string]*pathResult, perRequest bool) {
+	for _, name := range pathNames {
+		p := res[name]
+		s.rows = append(s.rows, append([]string{name, rate(p.median()), rate(p.total(perRequest)), fmt.Sprint(p.answers), fmt.Sprint(p.errs.n), rateList(p.rates)},
+			p.perUnit(perRequest)...))
+	}
+	mod, px, d := res[pathModule], res[pathProxy], res[pathDirect]
+	s.ratios = []string{
+		fmt.Sprintf("module / reverse_proxy = %s (median), %s (all rounds)", ratio(mod.median(), px.median()), ratio(mod.total(perRequest), px.total(perRequest))),
+		fmt.Sprintf("module / direct = %s (median), %s (all rounds)", ratio(mod.median(), d.median()), ratio(mod.total(perRequest), d.total(perRequest))),
+	}
+	s.notes = append(s.notes, cpuNote)
 }
 
 const cpuNote = "CPU µs per chunk (or request): user+system CPU time each process used during the measured rounds " +
