@@ -128,9 +128,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 		entry.status = relay.StatusClientGone
 		return
 	}
-	var req *openai.ChatRequest
-	var oe *openai.Error
-	req, oe = openai.ParseChatRequest(body)
+	req, oe := openai.ParseChatRequest(body)
 	if oe != nil {
 		fail(oe)
 		return
@@ -142,8 +140,7 @@ func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	entry.bot = bot
-	var plan *translate.Plan
-	plan, oe = translate.ToPoe(req, translate.RequestOptions{
+	plan, oe := translate.ToPoe(req, translate.RequestOptions{
 		SimulateRoles:       orDefault(h.SimulateRoles, translate.SimulateOff),
 		ReasoningEffortFlag: h.ReasoningEffortFlag == nil || *h.ReasoningEffortFlag,
 		MaxPartBytes:        h.maxBody(),

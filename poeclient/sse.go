@@ -18,7 +18,7 @@ const DefaultMaxEventBytes = 16 << 20
 // fills it, more data is probably waiting, so the next read borrows a
 // large buffer from a shared pool and gives it back once consumed: a busy
 // stream drains its connection in few reads (and a caller that flushes in
-// OnWait writes once per burst), an idle one holds 1 KB, and no request
+// OnWait writes once per burst), an idle one holds 256 bytes, and no request
 // leaves a grown buffer behind as garbage.
 const (
 	readBufferSize  = 256

@@ -187,9 +187,7 @@ func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, 
 	// The pool counts a cool-down from Poe's first response byte: by then
 	// the request has certainly arrived.
 	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{GotFirstResponseByte: lease.Reached})
-	var stream *poeclient.Stream
-	var err error
-	stream, err = r.Client.Query(ctx, c.Bot, token, c.Plan.Query)
+	stream, err := r.Client.Query(ctx, c.Bot, token, c.Plan.Query)
 	if err != nil {
 		return err
 	}
