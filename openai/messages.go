@@ -1,6 +1,9 @@
 package openai
 
-import "fmt"
+import (
+	"fmt"
+	"strings"
+)
 
 func (p *parser) messages() []Message {
 	if p.err != nil {
@@ -117,24 +120,20 @@ func (p *parser) toolCalls(m *Message, o, functionCall int32, at string) bool {
 		p.fail(at+".tool_calls", "invalid_type", "'%s.tool_calls' must be an array of function calls.", at)
 		return false
 	}
-	ok := true
 	p.t.children(calls, func(j int, c int32) bool {
 		cat := fmt.Sprintf("%s.tool_calls[%d]", at, j)
 		if p.t.kind(c) != '{' {
 			p.fail(at+".tool_calls", "invalid_type", "'%s.tool_calls' must be an array of function calls.", at)
-			ok = false
 			return false
 		}
 		id, _ := p.t.str(p.t.field(c, "id"))
 		if id == "" {
 			p.fail(cat+".id", "missing_required_parameter", "Missing required parameter: '%s.id'.", cat)
-			ok = false
 			return false
 		}
 		if typ := p.t.field(c, "type"); p.t.present(typ) {
 			if s, _ := p.t.str(typ); s != "function" {
 				p.fail(cat+".type", "invalid_value", "Only tool calls of type 'function' are supported.")
-				ok = false
 				return false
 			}
 		}
@@ -142,11 +141,11 @@ func (p *parser) toolCalls(m *Message, o, functionCall int32, at string) bool {
 		name, _ := p.t.str(p.t.field(fn, "name"))
 		if name == "" {
 			p.fail(cat+".function.name", "missing_required_parameter", "Missing required parameter: '%s.function.name'.", cat)
-			ok = false
 			return false
 		}
 		call := ToolCall{ID: id, Type: "function", Name: name}
 		if a := p.t.field(fn, "arguments"); p.t.present(a) {
+			var ok bool
 			if call.Arguments, ok = p.t.str(a); !ok {
 				p.fail(cat+".function.arguments", "invalid_type", "'%s.function.arguments' must be a string.", cat)
 				return false
@@ -155,7 +154,7 @@ func (p *parser) toolCalls(m *Message, o, functionCall int32, at string) bool {
 		m.ToolCalls = append(m.ToolCalls, call)
 		return true
 	})
-	return ok
+	return p.err == nil // fail has set it if a call was refused
 }
 
 // allowedParts lists the content part types each role may send.
@@ -178,22 +177,20 @@ func (p *parser) content(m *Message, i int32, at string) bool {
 		return false
 	}
 	m.Content = make([]Part, 0, p.t.count(i))
-	ok := true
 	p.t.children(i, func(k int, item int32) bool {
 		pat := fmt.Sprintf("%s[%d]", at, k)
-		var part Part
-		if part, ok = p.part(item, pat); !ok {
+		part, ok := p.part(item, pat)
+		if !ok {
 			return false
 		}
 		if !allowedParts[m.Role][part.Type] {
 			p.fail(pat+".type", "invalid_value", "Content parts of type '%s' are not allowed in '%s' messages.", part.Type, m.Role)
-			ok = false
 			return false
 		}
 		m.Content = append(m.Content, part)
 		return true
 	})
-	return ok
+	return p.err == nil // fail has set it if a part was refused
 }
 
 func (p *parser) part(o int32, at string) (Part, bool) {
@@ -203,28 +200,24 @@ func (p *parser) part(o int32, at string) (Part, bool) {
 		return Part{}, false
 	}
 	part := Part{Type: typ}
-	// str reads a string at a path below the part; missing or wrong fails.
-	str := func(path ...string) (string, bool) {
+	walk := func(path []string) int32 {
 		i := o
 		for _, f := range path {
 			i = p.t.field(i, f)
 		}
-		s, ok := p.t.str(i)
+		return i
+	}
+	// str reads a string at a path below the part; missing or wrong fails.
+	str := func(path ...string) (string, bool) {
+		s, ok := p.t.str(walk(path))
 		if !ok {
-			param := at
-			for _, f := range path {
-				param += "." + f
-			}
+			param := at + "." + strings.Join(path, ".")
 			p.fail(param, "missing_required_parameter", "Missing required parameter: '%s'.", param)
 		}
 		return s, ok
 	}
 	optional := func(path ...string) string {
-		i := o
-		for _, f := range path {
-			i = p.t.field(i, f)
-		}
-		s, _ := p.t.str(i)
+		s, _ := p.t.str(walk(path))
 		return s
 	}
 	var ok bool
