@@ -1,42 +1,85 @@
 package poeopenai
 
 import (
-	"encoding/json"
 	"errors"
-	"io"
 	"net/http"
 	"strings"
 	"time"
 
+	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 	"go.uber.org/zap/zapcore"
 
-	"github.com/poe-openai/caddy-poe-openai/openai"
-	"github.com/poe-openai/caddy-poe-openai/relay"
-	"github.com/poe-openai/caddy-poe-openai/translate"
+	"github.com/poe-openai/caddy-poe-openai/internal/conv"
+	"github.com/poe-openai/caddy-poe-openai/internal/core"
+	"github.com/poe-openai/caddy-poe-openai/internal/frontend/chat"
+	"github.com/poe-openai/caddy-poe-openai/internal/frontend/messages"
+	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
 )
 
-// ServeHTTP answers paths ending in /chat/completions, /models and
-// /models/<id>, wherever they are mounted; anything else goes to next.
+// ServeHTTP answers the paths of the three APIs wherever they are
+// mounted: .../chat/completions, .../responses[/{id}], .../messages,
+// .../messages/count_tokens and .../models[/{id}]. Other paths under a
+// /v1/ prefix get the API's own 404; anything else goes to next.
 func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyhttp.Handler) error {
-	route, modelID := routeOf(r.URL.Path)
-	if route == routeNone {
+	rt, id := routeOf(r.URL.Path)
+	if rt == routeNone {
 		return next.ServeHTTP(w, r)
 	}
 	if h.cors(w, r) {
 		return nil // preflight answered
 	}
-	switch {
-	case route == routeChat && r.Method != http.MethodPost:
-		methodNotAllowed(w, "POST, OPTIONS")
-	case route != routeChat && r.Method != http.MethodGet && r.Method != http.MethodHead:
-		methodNotAllowed(w, "GET, HEAD, OPTIONS")
-	case route == routeChat:
-		h.chat(w, r)
-	default:
-		h.serveModels(w, r, route == routeModel, modelID)
+	fe := h.errorFrontEnd(rt, r)
+	allow := rt.methods()
+	if len(h.CORS) == 0 {
+		allow = strings.TrimSuffix(allow, ", OPTIONS") // no preflight is answered
 	}
+	if !allowed(r.Method, allow) {
+		w.Header().Set("Allow", allow)
+		fe.WriteError(w, &conv.Error{Status: http.StatusMethodNotAllowed, Type: conv.TypeInvalidRequest,
+			Code: "method_not_allowed", Message: "This endpoint allows only " + allow + "."})
+		return nil
+	}
+	if rt == routeUnknown {
+		fe.WriteError(w, &conv.Error{Status: http.StatusNotFound, Type: conv.TypeInvalidRequest, Code: "unknown_url",
+			Message: "Invalid URL (" + r.Method + " " + r.URL.Path + ")"})
+		return nil
+	}
+	who, ok := h.authenticate(r)
+	if repl, _ := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); repl != nil {
+		who.RequestID, _ = repl.GetString("http.request.uuid")
+	}
+	if !ok {
+		fe.WriteError(w, errUnauthorized)
+		return nil
+	}
+	switch rt {
+	case routeModels, routeModel:
+		h.serveModels(w, r, rt == routeModel, id)
+		return nil
+	case routeStored:
+		h.responses.ServeStored(w, r, who.Client, id)
+		return nil
+	}
+	start := time.Now()
+	if e := h.clientLimit(who); e != nil {
+		fe.WriteError(w, e)
+		h.logRequest(r, &core.Report{Status: e.Status, Err: e.Message}, who, start)
+		return nil
+	}
+	var rep core.Report
+	switch rt {
+	case routeCount:
+		rep = h.engine.ServeCount(w, r, messages.FrontEnd{})
+	case routeChat:
+		rep = h.engine.Serve(w, r, chat.FrontEnd{}, who, h.pool)
+	case routeResponses:
+		rep = h.engine.Serve(w, r, h.responses, who, h.pool)
+	case routeMessages:
+		rep = h.engine.Serve(w, r, messages.FrontEnd{}, who, h.pool)
+	}
+	h.logRequest(r, &rep, who, start)
 	return nil
 }
 
@@ -44,7 +87,12 @@ type route int
 
 const (
 	routeNone route = iota
+	routeUnknown
 	routeChat
+	routeResponses
+	routeStored // /responses/{id}
+	routeMessages
+	routeCount
 	routeModels
 	routeModel
 )
@@ -53,193 +101,165 @@ func routeOf(path string) (route, string) {
 	switch {
 	case strings.HasSuffix(path, "/chat/completions"):
 		return routeChat, ""
+	case strings.HasSuffix(path, "/responses"):
+		return routeResponses, ""
+	case strings.HasSuffix(path, "/messages"):
+		return routeMessages, ""
+	case strings.HasSuffix(path, "/messages/count_tokens"):
+		return routeCount, ""
 	case strings.HasSuffix(path, "/models"):
 		return routeModels, ""
 	}
-	if i := strings.Index(path, "/models/"); i >= 0 && len(path) > i+len("/models/") {
-		return routeModel, path[i+len("/models/"):]
+	for _, p := range []struct {
+		seg string
+		rt  route
+	}{{"/models/", routeModel}, {"/responses/", routeStored}} {
+		if i := strings.LastIndex(path, p.seg); i >= 0 && len(path) > i+len(p.seg) && !strings.Contains(path[i+len(p.seg):], "/") {
+			return p.rt, path[i+len(p.seg):]
+		}
+	}
+	if strings.Contains(path+"/", "/v1/") {
+		return routeUnknown, ""
 	}
 	return routeNone, ""
 }
 
-func methodNotAllowed(w http.ResponseWriter, allow string) {
-	w.Header().Set("Allow", allow)
-	openai.WriteError(w, &openai.Error{Status: http.StatusMethodNotAllowed, Type: openai.TypeInvalidRequest,
-		Code: "method_not_allowed", Message: "This endpoint allows only " + allow + "."})
+func (rt route) methods() string {
+	switch rt {
+	case routeModels, routeModel:
+		return "GET, HEAD, OPTIONS"
+	case routeStored:
+		return "GET, DELETE, OPTIONS"
+	case routeUnknown:
+		return ""
+	}
+	return "POST, OPTIONS"
 }
 
-var errUnauthorized = &openai.Error{Status: http.StatusUnauthorized, Type: openai.TypeInvalidRequest, Code: "invalid_api_key",
-	Message: "Incorrect API key provided. Send your key as 'Authorization: Bearer <key>'."}
-
-// caller is who is asking: which client key, and which tokens serve it.
-type caller struct {
-	keyFP       string // fingerprint of the client key ("" when open)
-	passthrough string // the client's own Poe key, when passed through
+func allowed(method, allow string) bool {
+	return allow == "" || method != http.MethodOptions && strings.Contains(allow, method)
 }
 
-// authenticate applies auth_keys and passthrough. Every failure gives the
-// same body, after the same work.
-func (h *Handler) authenticate(r *http.Request) (caller, bool) {
+// errorFrontEnd is the front end whose error shape a request gets:
+// Anthropic's for /messages and for Anthropic SDKs (which send
+// anthropic-version), OpenAI's otherwise.
+func (h *Handler) errorFrontEnd(rt route, r *http.Request) conv.FrontEnd {
+	if rt == routeMessages || rt == routeCount || r.Header.Get("Anthropic-Version") != "" {
+		return messages.FrontEnd{}
+	}
+	return chat.FrontEnd{}
+}
+
+var errUnauthorized = &conv.Error{Status: http.StatusUnauthorized, Type: conv.TypeInvalidRequest, Code: "invalid_api_key",
+	Message: "Incorrect API key provided. Send your key as 'Authorization: Bearer <key>' or 'x-api-key: <key>'."}
+
+// authenticate applies auth_keys and passthrough to the key a client
+// sends as a bearer token or as x-api-key (Anthropic's header). Every
+// failure gives the same body, after the same work.
+func (h *Handler) authenticate(r *http.Request) (core.Caller, bool) {
 	key := bearer(r.Header.Get("Authorization"))
+	if key == "" {
+		key = strings.TrimSpace(r.Header.Get("X-Api-Key"))
+	}
 	i := h.keys.match(key)
 	switch {
 	case i >= 0 && key != "":
-		return caller{keyFP: h.keys.fps[i]}, true
+		return core.Caller{Client: h.keys.fps[i]}, true
 	case h.Passthrough && key != "":
-		return caller{keyFP: fingerprint(key), passthrough: key}, true
+		return core.Caller{Client: fingerprint(key), Passthrough: passthroughTokens{h.pass, key}}, true
 	case h.keys.empty() && !h.Passthrough:
-		return caller{}, true
+		return core.Caller{}, true
 	}
-	return caller{}, false
+	return core.Caller{}, false
 }
 
-func (h *Handler) chat(w http.ResponseWriter, r *http.Request) {
-	start := time.Now()
-	entry := logEntry{stream: false}
-	defer func() { h.logRequest(r, &entry, start) }()
-	fail := func(e *openai.Error) {
-		entry.status = e.Status
-		entry.err = e.Message
-		openai.WriteError(w, e)
+// clientLimit applies client_rate_limit.
+func (h *Handler) clientLimit(who core.Caller) *conv.Error {
+	if h.limiter == nil || who.Client == "" {
+		return nil
 	}
-
-	who, ok := h.authenticate(r)
-	entry.client = who.keyFP
-	if !ok {
-		fail(errUnauthorized)
-		return
+	if ok, wait := h.limiter.Allow(who.Client); !ok {
+		return &conv.Error{Status: http.StatusTooManyRequests, Type: conv.TypeRateLimit, Code: "rate_limit_exceeded",
+			Message: "This client key is over its request rate limit.", RetryAfter: wait}
 	}
-	if h.limiter != nil && who.keyFP != "" {
-		if ok, wait := h.limiter.Allow(who.keyFP); !ok {
-			fail(&openai.Error{Status: http.StatusTooManyRequests, Type: openai.TypeRateLimit, Code: "rate_limit_exceeded",
-				Message: "This client key is over its request rate limit.", RetryAfter: wait})
-			return
-		}
-	}
-
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, h.maxBody()))
-	if err != nil {
-		var tooBig *http.MaxBytesError
-		if errors.As(err, &tooBig) {
-			fail(&openai.Error{Status: http.StatusRequestEntityTooLarge, Type: openai.TypeInvalidRequest, Code: "request_too_large",
-				Message: "The request body is larger than this server's max_request_body."})
-			return
-		}
-		entry.status = relay.StatusClientGone
-		return
-	}
-	req, oe := openai.ParseChatRequest(body)
-	if oe != nil {
-		fail(oe)
-		return
-	}
-	entry.model, entry.stream = req.Model, req.Stream
-	bot, oe := h.botFor(r.Context(), req.Model)
-	if oe != nil {
-		fail(oe)
-		return
-	}
-	entry.bot = bot
-	plan, oe := translate.ToPoe(req, translate.RequestOptions{
-		SimulateRoles:       orDefault(h.SimulateRoles, translate.SimulateOff),
-		ReasoningEffortFlag: h.ReasoningEffortFlag == nil || *h.ReasoningEffortFlag,
-		MaxPartBytes:        h.maxBody(),
-	})
-	if oe != nil {
-		fail(oe)
-		return
-	}
-	req.Messages = nil // translated: the stream need not hold the conversation twice
-	call := relay.Call{Chat: req, Plan: plan, Bot: bot, Tokens: h.pool, Failover: true}
-	if who.passthrough != "" {
-		call.Tokens, call.Failover = passthroughTokens{h.pass, who.passthrough}, false
-	}
-	out := h.relay.Serve(w, r, call)
-	entry.outcome = &out
-	entry.status = out.Status
-}
-
-func (h *Handler) maxBody() int64 {
-	if h.MaxRequestBody > 0 {
-		return h.MaxRequestBody
-	}
-	return defaultMaxBody
+	return nil
 }
 
 func (h *Handler) serveModels(w http.ResponseWriter, r *http.Request, one bool, id string) {
-	if _, ok := h.authenticate(r); !ok {
-		openai.WriteError(w, errUnauthorized)
-		return
+	write := chat.WriteModels
+	if r.Header.Get("Anthropic-Version") != "" {
+		write = messages.WriteModels
 	}
-	var v any = h.models.list(r.Context())
+	list := h.models.List(r.Context())
 	if one {
-		m, ok := h.models.find(r.Context(), id)
+		m, ok := h.models.Find(r.Context(), id)
 		if !ok {
-			openai.WriteError(w, &openai.Error{Status: http.StatusNotFound, Type: openai.TypeInvalidRequest, Param: "model",
-				Code: "model_not_found", Message: "The model '" + id + "' does not exist."})
+			h.errorFrontEnd(routeModel, r).WriteError(w, &conv.Error{Status: http.StatusNotFound, Type: conv.TypeInvalidRequest,
+				Param: "model", Code: "model_not_found", Message: "The model '" + id + "' does not exist."})
 			return
 		}
-		v = m
+		list = append(list[:0:0], m)
 	}
-	b, _ := json.Marshal(v)
-	w.Header().Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	if r.Method != http.MethodHead {
-		w.Write(append(b, '\n'))
-	}
+	write(w, r, list, one)
 }
 
-// logEntry is the one log line every chat request gets.
-type logEntry struct {
-	model, bot, client string
-	stream             bool
-	status             int
-	err                string
-	outcome            *relay.Outcome
-}
-
-func (h *Handler) logRequest(r *http.Request, e *logEntry, start time.Time) {
-	level := zapcore.InfoLevel
-	if e.status >= 500 {
-		level = zapcore.ErrorLevel
+// logRequest hands what this request did to Caddy: fields in Caddy's
+// access log (when the site has one), placeholders for log formats,
+// headers and routes ({http.poe_openai.bot}, .model, .key, .client,
+// .attempts, .prompt_tokens, .completion_tokens, .finish), events for keys
+// set aside, and metrics.
+func (h *Handler) logRequest(r *http.Request, rep *core.Report, who core.Caller, start time.Time) {
+	fields := []zap.Field{zap.String("poe_model", rep.Model), zap.String("poe_bot", rep.Bot), zap.Bool("poe_stream", rep.Stream)}
+	vars := map[string]any{"model": rep.Model, "bot": rep.Bot, "client": who.Client}
+	if who.Client != "" {
+		fields = append(fields, zap.String("poe_client", who.Client))
 	}
-	ce := h.logger.Check(level, "poe_openai request")
-	if ce == nil && h.metrics == nil {
-		return
-	}
-	d := time.Since(start)
-	fields := []zap.Field{
-		zap.String("model", e.model), zap.String("bot", e.bot), zap.Int("status", e.status),
-		zap.Bool("stream", e.stream), zap.Duration("duration", d),
-	}
-	if e.client != "" {
-		fields = append(fields, zap.String("client_key", e.client))
-	}
-	if o := e.outcome; o != nil {
-		fields = append(fields, zap.String("token", o.Token), zap.Int("attempts", o.Attempts),
-			zap.Duration("first_byte", o.FirstByte), zap.String("finish", o.Finish))
+	o := rep.Outcome
+	if o != nil {
+		fields = append(fields, zap.String("poe_key", o.Token), zap.Int("poe_attempts", o.Attempts),
+			zap.Duration("poe_first_byte", o.FirstByte), zap.String("poe_finish", o.Finish))
+		vars["key"], vars["attempts"], vars["finish"] = o.Token, o.Attempts, o.Finish
 		if o.Usage != nil {
-			fields = append(fields, zap.Int("prompt_tokens", o.Usage.PromptTokens), zap.Int("completion_tokens", o.Usage.CompletionTokens))
+			fields = append(fields, zap.Int("poe_prompt_tokens", o.Usage.PromptTokens), zap.Int("poe_completion_tokens", o.Usage.CompletionTokens))
+			vars["prompt_tokens"], vars["completion_tokens"] = o.Usage.PromptTokens, o.Usage.CompletionTokens
 		}
 		if o.Err != nil {
-			fields = append(fields, zap.String("error", o.Err.Error()))
+			// The access log gets what the client saw; the upstream's
+			// detail (bodies, addresses) only the debug log.
+			msg := o.Err.Error()
+			var pe *poeclient.Error
+			if errors.As(o.Err, &pe) {
+				msg = pe.Message
+			}
+			fields = append(fields, zap.String("poe_error", msg))
+			h.logger.Debug("upstream failure", zap.String("request_id", who.RequestID), zap.Error(o.Err))
 		}
 		for _, ev := range o.Tokens {
-			h.logger.Warn("poe_openai: Poe key set aside", zap.String("token", ev.Token), zap.String("state", ev.State),
+			h.logger.Warn("Poe key set aside", zap.String("token", ev.Token), zap.String("state", ev.State),
 				zap.String("reason", ev.Reason), zap.Duration("for", ev.For))
+			if h.events != nil {
+				h.events.Emit(h.ctx, "poe_key_"+ev.State, map[string]any{"key": ev.Token, "reason": ev.Reason, "for": ev.For.String()})
+			}
 		}
 		if o.NoDone {
-			h.logger.Warn("poe_openai: Poe closed the stream without a done event; the answer may be incomplete",
-				zap.String("bot", e.bot), zap.String("token", o.Token))
+			h.logger.Warn("Poe closed the stream without a done event; the answer may be incomplete",
+				zap.String("bot", rep.Bot), zap.String("token", o.Token))
 		}
-		h.metrics.observe(e.status, e.stream, o)
-	} else {
-		if e.err != "" {
-			fields = append(fields, zap.String("error", e.err))
+	} else if rep.Err != "" {
+		fields = append(fields, zap.String("poe_error", rep.Err))
+	}
+	if extra, ok := r.Context().Value(caddyhttp.ExtraLogFieldsCtxKey).(*caddyhttp.ExtraLogFields); ok {
+		for _, f := range fields {
+			extra.Add(f)
 		}
-		h.metrics.observe(e.status, e.stream, nil)
 	}
-	if ce != nil {
-		ce.Write(fields...)
+	if repl, ok := r.Context().Value(caddy.ReplacerCtxKey).(*caddy.Replacer); ok {
+		for k, v := range vars {
+			repl.Set("http.poe_openai."+k, v)
+		}
 	}
+	if h.logger.Core().Enabled(zapcore.DebugLevel) {
+		h.logger.Debug("request", append(fields, zap.Int("status", rep.Status), zap.Duration("duration", time.Since(start)))...)
+	}
+	h.metrics.observe(rep.Status, rep.Stream, o)
 }

@@ -7,7 +7,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus"
 	"go.uber.org/zap"
 
-	"github.com/poe-openai/caddy-poe-openai/relay"
+	"github.com/poe-openai/caddy-poe-openai/internal/core"
 )
 
 // The collectors are created once and registered with every config's
@@ -49,14 +49,14 @@ func registerMetrics(reg *prometheus.Registry, log *zap.Logger) *metrics {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
-				log.Warn("poe_openai: cannot register metrics", zap.Error(err))
+				log.Warn("cannot register metrics", zap.Error(err))
 			}
 		}
 	}
 	return promMetrics
 }
 
-func (m *metrics) observe(status int, stream bool, o *relay.Outcome) {
+func (m *metrics) observe(status int, stream bool, o *core.Outcome) {
 	if m == nil {
 		return
 	}

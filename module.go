@@ -1,11 +1,14 @@
-// Package poeopenai is a Caddy HTTP handler, `poe_openai`, that serves the
-// OpenAI Chat Completions API (/chat/completions, /models) from Poe's
-// official bot API, with a pool of Poe keys, client keys and streaming.
+// Package poeopenai is a Caddy HTTP handler, `poe_openai`, that serves
+// the OpenAI Chat Completions and Responses APIs and the Anthropic
+// Messages API from Poe's official bot API, with a pool of Poe keys,
+// client keys and streaming.
 //
-// This package is the Caddy glue: configuration, lifecycle, routing and
-// logging. The logic lives in the subpackages: openai (wire format),
-// translate (OpenAI <-> Poe), tokenpool (keys and limits), poeclient
-// (Poe's protocol) and relay (one request end to end).
+// This package is the Caddy glue: configuration, lifecycle, routing, auth
+// and logging. The logic lives under internal/: one package per front end
+// (frontend/chat, frontend/responses, frontend/messages) parsing into the
+// shared conversation model (conv); core (the pipeline and the attempt
+// loop), translate (conversation <-> Poe), models (bot choice),
+// tokenpool (keys and limits) and poeclient (Poe's protocol).
 package poeopenai
 
 import (
@@ -16,81 +19,171 @@ import (
 
 	"github.com/caddyserver/caddy/v2"
 	"github.com/caddyserver/caddy/v2/caddyconfig/caddyfile"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"github.com/caddyserver/caddy/v2/modules/caddyhttp"
 	"go.uber.org/zap"
 
-	"github.com/poe-openai/caddy-poe-openai/poeclient"
-	"github.com/poe-openai/caddy-poe-openai/relay"
-	"github.com/poe-openai/caddy-poe-openai/tokenpool"
+	"github.com/poe-openai/caddy-poe-openai/internal/core"
+	"github.com/poe-openai/caddy-poe-openai/internal/frontend/responses"
+	"github.com/poe-openai/caddy-poe-openai/internal/models"
+	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
+	"github.com/poe-openai/caddy-poe-openai/internal/tokenpool"
 )
 
 func init() {
 	caddy.RegisterModule(new(Handler))
 }
 
-// Handler serves the OpenAI API from Poe. Zero values mean the defaults
-// documented in the README.
+// Handler serves the OpenAI Chat Completions and Responses APIs and the
+// Anthropic Messages API from Poe's bot API. Its fields are the module's
+// configuration; each comment says what the setting means, its unit, its
+// default and what zero means. The Caddyfile subdirective of each field
+// has the name of its JSON key (bots: bot).
 type Handler struct {
-	// Poe API keys. {env.*} and {file.*} placeholders are resolved at
-	// provision; a value may hold several keys separated by commas or
-	// spaces.
-	Tokens []string `json:"tokens,omitempty"`
-	// A file with one Poe key per line (# comments and blank lines skipped).
-	TokensFile string `json:"tokens_file,omitempty"`
-	// Keys clients must send as "Authorization: Bearer <key>". None = open.
-	AuthKeys     []string `json:"auth_keys,omitempty"`
-	AuthKeysFile string   `json:"auth_keys_file,omitempty"`
-	// OpenAI model name -> Poe bot name.
+	// PoeKeys are the Poe API keys the pool uses. {env.*} and {file.*}
+	// placeholders are resolved at provision, so the keys never appear in
+	// the adapted config or the admin API; a value may hold several keys
+	// separated by commas or spaces. Caddyfile: poe_keys (the old
+	// spelling, tokens, still works and logs a deprecation warning).
+	PoeKeys []string `json:"poe_keys,omitempty"`
+	// PoeKeysFile is a file with more Poe keys, one per line; blank lines
+	// and # comments are skipped. Caddyfile: poe_keys_file (old: tokens_file).
+	PoeKeysFile string `json:"poe_keys_file,omitempty"`
+	// AuthKeys are the keys clients must send, as "Authorization: Bearer
+	// <key>" or "x-api-key: <key>". Placeholders as for PoeKeys. None (and
+	// no Passthrough): the API is open to anyone who can reach it.
+	AuthKeys []string `json:"auth_keys,omitempty"`
+	// AuthKeysFile is a file with more client keys, as PoeKeysFile.
+	AuthKeysFile string `json:"auth_keys_file,omitempty"`
+	// Passthrough uses a request's own key as its Poe key when it is not
+	// one of AuthKeys (with no failover and no quarantine). Default off.
+	Passthrough bool `json:"passthrough,omitempty"`
+	// ClientRateLimit is the most requests per minute for each client key
+	// (and each passed-through key). 0 (the default): no limit.
+	ClientRateLimit int `json:"client_rate_limit,omitempty"`
+
+	// Bots maps model names to Poe bot names. A model may be a glob (*, ?,
+	// [...]); an exact name wins, then the same name in any case, then the
+	// longest matching glob. Caddyfile: bot <model> <poe_bot>, repeatable.
 	Bots map[string]string `json:"bots,omitempty"`
-	// "pass" (default): an unmapped model is sent as the bot name; "reject": 404.
+	// UnknownModels says what a model that no mapping knows does: "pass"
+	// (the default) sends it to Poe as the bot name; "reject" answers 404.
 	UnknownModels string `json:"unknown_models,omitempty"`
+	// ModelsFromPoe adds Poe's public model list to /models (fetched at
+	// start and hourly) and, with UnknownModels reject, accepts its ids.
+	// Default off.
+	ModelsFromPoe bool `json:"models_from_poe,omitempty"`
 
-	// Pool: requests per token per minute (default 500; 0 = unlimited),
-	// minimum gap between two starts on a token, in-flight cap per token,
-	// how long a request may wait for a token (default 10s), how long a
-	// failing token is set aside (default 1h), and extra attempts on other
-	// tokens (default 2).
-	RateLimit     *int            `json:"rate_limit,omitempty"`
-	CoolDown      caddy.Duration  `json:"cool_down,omitempty"`
-	MaxConcurrent int             `json:"max_concurrent,omitempty"`
-	MaxWait       *caddy.Duration `json:"max_wait,omitempty"`
-	Quarantine    caddy.Duration  `json:"quarantine,omitempty"`
-	Retries       *int            `json:"retries,omitempty"`
+	// RateLimit is the most requests one Poe key may start in any 60 s.
+	// Default 500 (Poe's documented limit); 0 means unlimited.
+	RateLimit *int `json:"rate_limit,omitempty"`
+	// CoolDown is the least time between two requests on one key, counted
+	// from Poe's first response byte to the previous one. Default 0: none.
+	CoolDown caddy.Duration `json:"cool_down,omitempty"`
+	// MaxConcurrent caps the requests in flight on one key. 0 (the
+	// default): no cap.
+	MaxConcurrent int `json:"max_concurrent,omitempty"`
+	// MaxWait is how long a request may wait for a free key before a 429.
+	// Default 10s; 0 fails at once.
+	MaxWait *caddy.Duration `json:"max_wait,omitempty"`
+	// Quarantine is how long a key Poe refused (invalid, no points) is set
+	// aside. Default 1h.
+	Quarantine caddy.Duration `json:"quarantine,omitempty"`
+	// Retries is how many more keys a request may try after a key-level
+	// failure. Default 2; 0 tries one key only.
+	Retries *int `json:"retries,omitempty"`
 
-	// Access control: requests per client key per minute (0 = none), and
-	// passthrough of unknown bearers as Poe keys.
-	ClientRateLimit int  `json:"client_rate_limit,omitempty"`
-	Passthrough     bool `json:"passthrough,omitempty"`
-
-	// Max silence between two upstream events (default 120s) and the
-	// interval of SSE keep-alive comments (default 15s).
-	Timeout   caddy.Duration `json:"timeout,omitempty"`
+	// IdleTimeout is the longest Poe may stay silent: before the answer
+	// starts, or between two events. Time spent writing to a slow client
+	// does not count. Default 120s. Caddyfile: idle_timeout (old: timeout).
+	IdleTimeout caddy.Duration `json:"idle_timeout,omitempty"`
+	// KeepAlive is the interval of keep-alives while a streaming client
+	// waits (SSE comments; Anthropic's ping event; Responses'
+	// response.in_progress). Default 15s.
 	KeepAlive caddy.Duration `json:"keepalive,omitempty"`
+	// SimulateRoles "off" (the default) sends Poe's native roles; "on"
+	// flattens the conversation into one user message of ||>Role: blocks,
+	// for bots that ignore history; "auto" does so except for a lone user
+	// message, a lone system message, or system then user.
+	SimulateRoles string `json:"simulate_roles,omitempty"`
+	// Reasoning "split" (the default) returns a reasoning bot's thinking
+	// apart from its answer (reasoning_content, reasoning items, thinking
+	// blocks); "inline" leaves it in the text; "drop" removes it.
+	Reasoning string `json:"reasoning,omitempty"`
+	// DisableReasoningEffortFlag stops passing a request's reasoning effort
+	// to Poe as the " --reasoning_effort <value>" suffix of the last user
+	// message. Default false: the flag is passed. Caddyfile:
+	// disable_reasoning_effort_flag (old: reasoning_effort_flag off).
+	DisableReasoningEffortFlag bool `json:"disable_reasoning_effort_flag,omitempty"`
 
-	SimulateRoles       string `json:"simulate_roles,omitempty"`        // off (default), on, auto
-	Reasoning           string `json:"reasoning,omitempty"`             // split (default), inline, drop
-	ReasoningEffortFlag *bool  `json:"reasoning_effort_flag,omitempty"` // default true
-	ModelsFromPoe       bool   `json:"models_from_poe,omitempty"`
+	// BaseURL is Poe's API; bot calls go to <base_url>/bot/<bot>. Default
+	// https://api.poe.com. Placeholders are resolved at provision.
+	BaseURL string `json:"base_url,omitempty"`
+	// UploadURL is Poe's file upload endpoint. Default
+	// https://www.quora.com/poe_api/file_upload_3RD_PARTY_POST.
+	UploadURL string `json:"upload_url,omitempty"`
+	// UploadCache bounds, in bytes, the total size of the files whose Poe
+	// attachment URL is remembered (by content hash, up to 1 h). Default
+	// 64MB; 0 disables the cache.
+	UploadCache *int64 `json:"upload_cache,omitempty"`
+	// Proxy sends the calls to Poe through an http://, https:// or
+	// socks5:// proxy. Placeholders are resolved at provision, so proxy
+	// credentials can stay out of the config. Default: none.
+	Proxy string `json:"proxy,omitempty"`
+	// UpstreamH2C speaks cleartext HTTP/2 to an http:// BaseURL (a local
+	// relay, the fake Poe). Default off; https:// negotiates HTTP/2 anyway.
+	UpstreamH2C bool `json:"upstream_h2c,omitempty"`
 
-	BaseURL        string   `json:"base_url,omitempty"`         // default https://api.poe.com
-	UploadURL      string   `json:"upload_url,omitempty"`       // default Poe's upload endpoint
-	UploadCache    *int64   `json:"upload_cache,omitempty"`     // bytes; default 64MB
-	Proxy          string   `json:"proxy,omitempty"`            // http://, https:// or socks5://
-	UpstreamH2C    bool     `json:"upstream_h2c,omitempty"`     // cleartext HTTP/2 to an http:// base_url
-	MaxRequestBody int64    `json:"max_request_body,omitempty"` // bytes; default 32MB
-	CORS           []string `json:"cors,omitempty"`             // allowed origins; "*" for any
+	// MaxRequestBody is the largest request body, in bytes; larger gets a
+	// 413 in the API's format. Default 32MiB.
+	MaxRequestBody int64 `json:"max_request_body,omitempty"`
+	// BodyTimeout is the longest a client may take to send its request
+	// body, so that a body trickling in cannot hold a connection and a
+	// handler for as long as the client likes; past it the client gets a
+	// 408. Like Caddy's read_body timeout, but answered in the API's own
+	// error format. Default 60s; it counts from the start of the body.
+	BodyTimeout caddy.Duration `json:"body_timeout,omitempty"`
+	// MaxAnswerSize bounds, in bytes, what is read from Poe for one
+	// non-streaming answer, which is collected before it is sent: past it
+	// the client gets a 502 and Poe's request is cancelled. Default 16MB.
+	MaxAnswerSize int64 `json:"max_answer_size,omitempty"`
+	// CORS lists the origins whose browser apps may call the API ("*" for
+	// any): preflights are answered and answers carry CORS headers.
+	// Default: none, no CORS.
+	CORS []string `json:"cors,omitempty"`
+	// ResponsesStore bounds the memory that finished Responses API answers
+	// (store: true, OpenAI's default) may take, in bytes, for
+	// previous_response_id and GET /responses/{id}; each lives 1 h and is
+	// readable only by the client key that made it. Default 64MB; 0 keeps
+	// nothing.
+	ResponsesStore *int64 `json:"responses_store,omitempty"`
 
-	logger   *zap.Logger
-	keys     *keyring
-	pool     *tokenpool.Pool
-	pass     *tokenpool.Passthrough
-	limiter  *tokenpool.KeyLimiter
-	relay    *relay.Relay
-	client   *poeclient.Client
-	models   *modelList
-	held     []string // tokenStates keys this instance holds
-	metrics  *metrics
-	stopOnce sync.Once
+	// Redis shares the key pool's state (windows, cool-downs, leases,
+	// cooling, quarantine) and client_rate_limit between every Caddy
+	// instance that names the same Redis: redis://[user:pass@]host:port/db
+	// or rediss:// (TLS). {env.*} placeholders are resolved at provision,
+	// so a password need not be in the config. Empty: in memory.
+	Redis string `json:"redis,omitempty"`
+	// RedisTimeout is the deadline of each Redis call (default 50ms); past
+	// it the instance falls back to its local limits until Redis answers.
+	RedisTimeout caddy.Duration `json:"redis_timeout,omitempty"`
+
+	logger     *zap.Logger
+	deprecated []string // old JSON names this config used
+	ctx        caddy.Context
+	events     *caddyevents.App
+	keys       *keyring
+	pool       tokenpool.Keys // *tokenpool.Pool, or *tokenpool.Shared with redis
+	pass       *tokenpool.Passthrough
+	limiter    tokenpool.ClientLimiter
+	redis      *tokenpool.Redis // the shared state, when redis is set
+	engine     *core.Engine
+	responses  *responses.FrontEnd
+	client     *poeclient.Client
+	models     *models.Catalog
+	held       []string // tokenStates keys this instance holds
+	metrics    *metrics
+	stopOnce   sync.Once
 }
 
 // Defaults.
@@ -102,6 +195,10 @@ const (
 	defaultKeepAlive   = 15 * time.Second
 	defaultMaxBody     = 32 << 20
 	defaultUploadCache = 64 << 20
+	defaultStore       = 64 << 20
+	defaultBodyTimeout = 60 * time.Second
+	defaultMaxAnswer   = 16 << 20
+	storeTTL           = time.Hour
 )
 
 // CaddyModule returns the Caddy module information.
@@ -114,55 +211,51 @@ func (*Handler) CaddyModule() caddy.ModuleInfo {
 
 // Validate checks the configuration; Caddy calls it after Provision.
 func (h *Handler) Validate() error {
-	check := func(name, v string, allowed ...string) error {
-		if v == "" {
-			return nil
-		}
-		for _, a := range allowed {
-			if v == a {
-				return nil
-			}
-		}
-		return fmt.Errorf("poe_openai: %s must be one of %s, not %q", name, strings.Join(allowed, ", "), v)
-	}
-	for _, err := range []error{
-		check("unknown_models", h.UnknownModels, "pass", "reject"),
-		check("simulate_roles", h.SimulateRoles, "off", "on", "auto"),
-		check("reasoning", h.Reasoning, "split", "inline", "drop"),
+	for _, c := range []struct{ name, v string }{
+		{"unknown_models", h.UnknownModels}, {"simulate_roles", h.SimulateRoles}, {"reasoning", h.Reasoning},
 	} {
-		if err != nil {
+		if err := checkChoice(c.name, c.v); err != nil {
 			return err
 		}
 	}
 	switch {
 	case h.RateLimit != nil && *h.RateLimit < 0:
-		return fmt.Errorf("poe_openai: rate_limit must not be negative")
+		return fmt.Errorf("rate_limit must not be negative")
 	case h.Retries != nil && *h.Retries < 0:
-		return fmt.Errorf("poe_openai: retries must not be negative")
-	case h.MaxConcurrent < 0 || h.ClientRateLimit < 0 || h.MaxRequestBody < 0:
-		return fmt.Errorf("poe_openai: max_concurrent, client_rate_limit and max_request_body must not be negative")
-	case h.CoolDown < 0 || h.Timeout < 0 || h.KeepAlive < 0 || h.Quarantine < 0 || h.MaxWait != nil && *h.MaxWait < 0:
-		return fmt.Errorf("poe_openai: durations must not be negative")
+		return fmt.Errorf("retries must not be negative")
+	case h.MaxConcurrent < 0 || h.ClientRateLimit < 0 || h.MaxRequestBody < 0 || h.MaxAnswerSize < 0:
+		return fmt.Errorf("max_concurrent, client_rate_limit, max_request_body and max_answer_size must not be negative")
+	case h.CoolDown < 0 || h.IdleTimeout < 0 || h.KeepAlive < 0 || h.Quarantine < 0 || h.BodyTimeout < 0 || h.MaxWait != nil && *h.MaxWait < 0:
+		return fmt.Errorf("durations must not be negative")
 	}
 	for model, bot := range h.Bots {
 		if model == "" || bot == "" {
-			return fmt.Errorf("poe_openai: bot mapping %q -> %q: both names are required", model, bot)
+			return fmt.Errorf("bot mapping %q -> %q: both names are required", model, bot)
+		}
+		if models.IsPattern(model) && !models.ValidPattern(model) {
+			return fmt.Errorf("bot mapping %q: not a valid glob pattern", model)
 		}
 	}
-	for _, u := range []struct{ name, v string }{{"base_url", h.BaseURL}, {"upload_url", h.UploadURL}} {
+	if h.ResponsesStore != nil && *h.ResponsesStore < 0 {
+		return fmt.Errorf("responses_store must not be negative")
+	}
+	for _, u := range []struct{ name, v string }{{"base_url", resolveURL(h.BaseURL)}, {"upload_url", resolveURL(h.UploadURL)}} {
 		if u.v != "" {
 			if err := checkHTTPURL(u.v); err != nil {
-				return fmt.Errorf("poe_openai: %s: %v", u.name, err)
+				return fmt.Errorf("%s: %v", u.name, err)
 			}
 		}
 	}
 	if h.Proxy != "" {
-		if _, err := proxyURL(h.Proxy); err != nil {
-			return fmt.Errorf("poe_openai: proxy: %v", err)
+		if _, err := proxyURL(resolveURL(h.Proxy)); err != nil {
+			return fmt.Errorf("proxy: %v", err)
 		}
 	}
-	if h.UpstreamH2C && !strings.HasPrefix(orDefault(h.BaseURL, "https://"), "http://") {
-		return fmt.Errorf("poe_openai: upstream_h2c needs an http:// base_url (https:// negotiates HTTP/2 by itself)")
+	if h.UpstreamH2C && !strings.HasPrefix(orDefault(resolveURL(h.BaseURL), "https://"), "http://") {
+		return fmt.Errorf("upstream_h2c needs an http:// base_url (https:// negotiates HTTP/2 by itself)")
+	}
+	if err := h.validateRedis(); err != nil {
+		return err
 	}
 	return nil
 }
@@ -174,6 +267,12 @@ func (h *Handler) Cleanup() error {
 	h.stopOnce.Do(func() {
 		if h.pool != nil {
 			h.pool.Close()
+		}
+		if h.client != nil {
+			// Streams still running keep their connections; idle ones
+			// would otherwise linger until they expire, a transport's worth
+			// per reload.
+			h.client.HTTP.CloseIdleConnections()
 		}
 		for _, k := range h.held {
 			tokenStates.Delete(k)

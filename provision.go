@@ -10,18 +10,25 @@ import (
 	"time"
 
 	"github.com/caddyserver/caddy/v2"
+	"github.com/caddyserver/caddy/v2/modules/caddyevents"
 	"go.uber.org/zap"
 
+	"github.com/poe-openai/caddy-poe-openai/internal/core"
+	"github.com/poe-openai/caddy-poe-openai/internal/frontend/responses"
+	"github.com/poe-openai/caddy-poe-openai/internal/models"
+	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
 	"github.com/poe-openai/caddy-poe-openai/internal/tokenizer"
-	"github.com/poe-openai/caddy-poe-openai/poeclient"
-	"github.com/poe-openai/caddy-poe-openai/relay"
-	"github.com/poe-openai/caddy-poe-openai/tokenpool"
-	"github.com/poe-openai/caddy-poe-openai/translate"
+	"github.com/poe-openai/caddy-poe-openai/internal/tokenpool"
+	"github.com/poe-openai/caddy-poe-openai/internal/translate"
 )
 
 // Provision resolves secrets, builds the pool and the Poe client.
 func (h *Handler) Provision(ctx caddy.Context) error {
 	h.logger = ctx.Logger()
+	h.ctx = ctx
+	for _, old := range h.deprecated {
+		h.logger.Warn("config field renamed; the old name still works", zap.String("old", old), zap.String("new", deprecatedNames[old]))
+	}
 	repl := caddy.NewReplacer()
 
 	tokens, err := h.resolveTokens(repl)
@@ -33,14 +40,14 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		return err
 	}
 	if len(tokens) == 0 && !h.Passthrough {
-		return fmt.Errorf("poe_openai: no Poe API keys: %s", emptyTokensHint(h.Tokens, h.TokensFile))
+		return fmt.Errorf("no Poe API keys: %s", emptyTokensHint(h.PoeKeys, h.PoeKeysFile))
 	}
 	h.keys = newKeyring(authKeys)
 	switch {
 	case len(authKeys) == 0 && !h.Passthrough:
-		h.logger.Warn("poe_openai: no auth_keys configured: anyone who can reach this site can use its Poe keys")
+		h.logger.Warn("no auth_keys configured: anyone who can reach this site can use its Poe keys")
 	case len(authKeys) == 0 && len(tokens) > 0:
-		h.logger.Warn("poe_openai: passthrough without auth_keys: every client uses its own Poe key and the configured tokens are never used")
+		h.logger.Warn("passthrough without auth_keys: every client uses its own Poe key and the configured tokens are never used")
 	}
 
 	limits := h.limits()
@@ -52,7 +59,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		}
 		held = append(held, v.(*tokenpool.Token))
 	}
-	h.pool = tokenpool.New(held, limits, tokenpool.SystemClock())
+	if h.pool, err = h.newKeys(repl, held, limits); err != nil { // redis.go
+		return err
+	}
 	// Passthrough keys and client keys keep their windows across reloads
 	// too, as long as their limits stay the same.
 	if h.Passthrough {
@@ -71,7 +80,7 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		if err != nil {
 			return err
 		}
-		h.limiter = v.(*tokenpool.KeyLimiter)
+		h.limiter = h.clientLimiter(v.(*tokenpool.KeyLimiter))
 	}
 
 	transport, err := h.transport()
@@ -80,28 +89,53 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.client = &poeclient.Client{
 		HTTP:        &http.Client{Transport: transport},
-		BaseURL:     orDefault(h.BaseURL, poeclient.DefaultBaseURL),
-		UploadURL:   orDefault(h.UploadURL, poeclient.DefaultUploadURL),
+		BaseURL:     orDefault(resolveURL(h.BaseURL), poeclient.DefaultBaseURL),
+		UploadURL:   orDefault(resolveURL(h.UploadURL), poeclient.DefaultUploadURL),
 		UserAgent:   "caddy-poe-openai",
-		IdleTimeout: durationOr(h.Timeout, defaultTimeout),
+		IdleTimeout: durationOr(h.IdleTimeout, defaultTimeout),
 	}
 	uploadBudget := int64(defaultUploadCache)
 	if h.UploadCache != nil {
 		uploadBudget = *h.UploadCache
 	}
-	h.relay = &relay.Relay{
-		Client:     h.client,
-		Uploads:    relay.NewUploadCache(uploadBudget),
-		Retries:    intOr(h.Retries, defaultRetries),
-		KeepAlive:  durationOr(h.KeepAlive, defaultKeepAlive),
-		Reasoning:  orDefault(h.Reasoning, translate.ReasoningSplit),
-		Quarantine: limits.Quarantine,
-	}
-	h.models = newModelList(h.Bots)
+	h.models = models.New(h.Bots, h.UnknownModels == "reject")
 	if h.ModelsFromPoe {
-		h.models.startRefresh(ctx, h.client, h.logger)
+		h.models.StartRefresh(ctx, h.client, h.logger)
+	}
+	h.engine = &core.Engine{
+		Relay: &core.Relay{
+			Client:     h.client,
+			Uploads:    core.NewUploadCache(uploadBudget),
+			Retries:    intOr(h.Retries, defaultRetries),
+			KeepAlive:  durationOr(h.KeepAlive, defaultKeepAlive),
+			Reasoning:  orDefault(h.Reasoning, translate.ReasoningSplit),
+			Quarantine: limits.Quarantine,
+			MaxAnswer:  orDefault64(h.MaxAnswerSize, defaultMaxAnswer),
+		},
+		BotFor: h.models.BotFor,
+		Translate: translate.RequestOptions{
+			SimulateRoles:       orDefault(h.SimulateRoles, translate.SimulateOff),
+			ReasoningEffortFlag: !h.DisableReasoningEffortFlag,
+			MaxPartBytes:        h.maxBody(),
+		},
+		MaxBody:     h.maxBody(),
+		BodyTimeout: durationOr(h.BodyTimeout, defaultBodyTimeout),
+	}
+	storeBytes := int64(defaultStore)
+	if h.ResponsesStore != nil {
+		storeBytes = *h.ResponsesStore
+	}
+	h.responses = responses.New(responses.Options{StoreBytes: storeBytes, StoreTTL: storeTTL})
+	// Key state changes are events only for configs that subscribe to
+	// events; others need no events app.
+	if events, err := ctx.AppIfConfigured("events"); err == nil {
+		h.events = events.(*caddyevents.App)
 	}
 	h.metrics = registerMetrics(ctx.GetMetricsRegistry(), h.logger)
+	if h.redis != nil {
+		registerSharedMetric(ctx.GetMetricsRegistry(), h.logger)
+		h.engine.Relay.Uploads.Remote = tokenpool.NewSharedCache(h.redis, "upload")
+	}
 	// Load the tokenizer's table now, not on the first request.
 	go tokenizer.Preload()
 
@@ -161,9 +195,9 @@ func (h *Handler) transport() (*http.Transport, error) {
 		t.Protocols = &p
 	}
 	if h.Proxy != "" {
-		u, err := proxyURL(h.Proxy)
+		u, err := proxyURL(resolveURL(h.Proxy))
 		if err != nil {
-			return nil, fmt.Errorf("poe_openai: proxy: %v", err)
+			return nil, fmt.Errorf("proxy: %v", err)
 		}
 		t.Proxy = http.ProxyURL(u) // net/http speaks http, https and socks5 proxies
 	}
@@ -190,6 +224,18 @@ func checkHTTPURL(raw string) error {
 	return nil
 }
 
+// resolveURL expands {env.*} and {file.*} placeholders in a URL setting,
+// so that credentials in it (a proxy's user and password) can stay out of
+// the config: the resolved value lives only in the running handler.
+func resolveURL(raw string) string {
+	if !hasPlaceholder(raw) {
+		return raw
+	}
+	return caddy.NewReplacer().ReplaceKnown(raw, "")
+}
+
+func hasPlaceholder(s string) bool { return strings.Contains(s, "{") }
+
 var envPlaceholder = regexp.MustCompile(`\{env\.([^}]+)\}`)
 
 // emptyTokensHint names the environment variables that resolved to
@@ -203,12 +249,26 @@ func emptyTokensHint(raw []string, file string) string {
 	}
 	switch {
 	case len(vars) > 0:
-		return fmt.Sprintf("`tokens` is empty after resolving placeholders: set the environment variable %s to your Poe API key (from https://poe.com/api_key)",
+		return fmt.Sprintf("`poe_keys` is empty after resolving placeholders: set the environment variable %s to your Poe API key (from https://poe.com/api_key)",
 			strings.Join(vars, " or "))
 	case file != "":
-		return fmt.Sprintf("tokens_file %s holds no keys", file)
+		return fmt.Sprintf("poe_keys_file %s holds no keys", file)
 	}
-	return "add `tokens <poe_api_key>` (or tokens_file, or passthrough)"
+	return "add `poe_keys <poe_api_key>` (or poe_keys_file, or passthrough)"
+}
+
+func (h *Handler) maxBody() int64 {
+	if h.MaxRequestBody > 0 {
+		return h.MaxRequestBody
+	}
+	return defaultMaxBody
+}
+
+func orDefault64(v, d int64) int64 {
+	if v == 0 {
+		return d
+	}
+	return v
 }
 
 func orDefault(v, d string) string {

@@ -30,7 +30,7 @@ func fingerprint(secret string) string {
 }
 
 func (h *Handler) resolveTokens(repl *caddy.Replacer) ([]string, error) {
-	return resolveSecrets(repl, h.Tokens, h.TokensFile, "tokens_file")
+	return resolveSecrets(repl, h.PoeKeys, h.PoeKeysFile, "poe_keys_file")
 }
 
 // resolveSecrets expands placeholders, splits values that hold several
@@ -52,7 +52,7 @@ func resolveSecrets(repl *caddy.Replacer, values []string, file, fileDirective s
 	if file != "" {
 		keys, err := readKeyFile(repl.ReplaceAll(file, ""))
 		if err != nil {
-			return nil, fmt.Errorf("poe_openai: %s: %v", fileDirective, err)
+			return nil, fmt.Errorf("%s: %v", fileDirective, err)
 		}
 		for _, k := range keys {
 			add(k)

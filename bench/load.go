@@ -13,8 +13,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
 	"github.com/poe-openai/caddy-poe-openai/internal/poefake"
-	"github.com/poe-openai/caddy-poe-openai/poeclient"
 )
 
 // Path names, in table order.

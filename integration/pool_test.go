@@ -73,13 +73,17 @@ func chunksAnswer(n, size int) string {
 	return b.String()
 }
 
+// loadPool's max_wait is long so that a slow or busy machine (each start
+// waits for Poe's first byte of the one before) cannot turn the chain of
+// cool-downs into 429s; the requests past the windows still fail at once,
+// since no window frees within max_wait.
 const loadPool = `
 	poe_openai {
 		tokens tok-load-1 tok-load-2 tok-load-3 tok-load-4
 		auth_keys sk-load
 		rate_limit 30
 		cool_down 20ms
-		max_wait 2s
+		max_wait 30s
 		base_url {FAKE}
 	}`
 

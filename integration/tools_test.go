@@ -10,8 +10,8 @@ import (
 
 	"github.com/openai/openai-go/v3"
 
+	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
 	"github.com/poe-openai/caddy-poe-openai/internal/poefake"
-	"github.com/poe-openai/caddy-poe-openai/poeclient"
 )
 
 var weatherTool = openai.ChatCompletionFunctionTool(openai.FunctionDefinitionParam{

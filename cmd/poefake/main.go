@@ -37,6 +37,7 @@ func run() error {
 	ping := flag.Duration("ping", 0, "send a ': ping' comment this often while a stream is open (0 = never)")
 	rateLimit := flag.Int("token-rate-limit", 0, "max /bot/ requests per token per minute (0 = unlimited)")
 	baseURL := flag.String("base-url", "", "public base URL for upload attachment URLs (default: from the request)")
+	echoUnknown := flag.Bool("echo-unknown", false, "answer unknown bot names as Echo does (for configs whose models are real Poe bots)")
 	var invalid, noPoints, limited []string
 	flag.Func("invalid-token", "answer this token with 401 (repeatable)", appendTo(&invalid))
 	flag.Func("nopoints-token", "answer this token with an insufficient_fund error (repeatable)", appendTo(&noPoints))
@@ -47,7 +48,7 @@ func run() error {
 	if err != nil {
 		return err
 	}
-	fake := poefake.New(poefake.Options{Framing: f, PingInterval: *ping, BaseURL: *baseURL, MaxRecords: 1000})
+	fake := poefake.New(poefake.Options{Framing: f, PingInterval: *ping, BaseURL: *baseURL, MaxRecords: 1000, EchoUnknown: *echoUnknown})
 	fake.SetTokenRateLimit(*rateLimit)
 	for _, t := range invalid {
 		fake.SetToken(t, poefake.TokenInvalid)

@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/poe-openai/caddy-poe-openai/poeclient"
+	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
 )
 
 // static wraps a fixed script; the script is built once and shared.
@@ -133,6 +133,7 @@ var descriptions = map[string]string{
 	"Stall-first": "Sends headers, then nothing",
 	"Reasoning":   "Thinking placeholder rewritten with replace_response",
 	"Image":       "Generates a (fake) image",
+	AgentShellBot: "Plays a coding agent: one shell tool call, then quotes its result",
 }
 
 func builtinBots() map[string]Bot {
@@ -174,6 +175,7 @@ func builtinBots() map[string]Bot {
 			Replace("*Thinking...*\n\n> The user asks for 2+2.\n> That is 4.\n\n"), Text("2 + 2 = "), Text("4."), Done()),
 		"Image": static(Replace("Generating image..."), File(imageURL, "image/png", "image.png", "Ab3dE9xZ"),
 			Replace("Here it is: ![image.png][Ab3dE9xZ]"), Done()),
+		AgentShellBot: agentShell,
 	}
 }
 
@@ -196,6 +198,8 @@ func (s *Server) lookupLocked(name string) Bot {
 		cache = cache && n*size <= maxCachedBytes
 	} else if d, ok := parseSlow(name); ok {
 		b = static(Sleep(d), Text("slow answer"), Done())
+	} else if s.opts.EchoUnknown {
+		return s.bots["Echo"]
 	} else {
 		return nil
 	}

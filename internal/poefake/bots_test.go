@@ -8,7 +8,7 @@ import (
 	"time"
 	"unicode/utf8"
 
-	"github.com/poe-openai/caddy-poe-openai/poeclient"
+	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
 )
 
 func TestBuiltinVectors(t *testing.T) {

@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/poe-openai/caddy-poe-openai/poeclient"
+	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
 )
 
 // newFake starts a fake behind httptest; cleanup releases open streams first

@@ -6,7 +6,7 @@ import (
 	"slices"
 	"time"
 
-	"github.com/poe-openai/caddy-poe-openai/poeclient"
+	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
 )
 
 // Request is what the fake received on /bot/<name>, recorded for assertions.

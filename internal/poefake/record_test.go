@@ -10,7 +10,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/poe-openai/caddy-poe-openai/poeclient"
+	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
 )
 
 func TestRecording(t *testing.T) {

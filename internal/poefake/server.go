@@ -16,7 +16,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/poe-openai/caddy-poe-openai/poeclient"
+	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
 )
 
 // Options configures a Server.
@@ -39,6 +39,9 @@ type Options struct {
 	// mirror it is compared with. Token behaviours and the answers on the
 	// wire are unchanged.
 	Lean bool
+	// EchoUnknown answers a bot name it does not know as Echo would, so
+	// that any config's model names work offline (cmd/poefake -echo-unknown).
+	EchoUnknown bool
 }
 
 // Server is the fake; it is an http.Handler. Routes match on the path

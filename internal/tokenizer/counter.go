@@ -75,7 +75,7 @@ func (c *Counter) flush() {
 	for i := 0; i < len(s); {
 		e := sp.next(i)
 		// eof stays set: once a piece is unfinished, so are those after it.
-		if n := v.tokens(s[i:e], nil); sp.eof {
+		if n := v.tokens(s[i:e], nil, nil); sp.eof {
 			c.tail += n
 		} else {
 			c.done += n

@@ -4,8 +4,10 @@
 //
 // The vocabulary is embedded in the binary (1 MB gzipped) and decoded on
 // first use, or by Preload, into about 6 MB of memory. Counting is safe for
-// concurrent use and does not allocate, except for pieces of text over 64 KB
-// without a break, whose merge buffers are not kept for reuse.
+// concurrent use, does not allocate, and takes time linear in the text
+// whatever it holds; long runs without a break (one character repeated, a
+// string without spaces) cost a small multiple of prose per byte at worst.
+// CountContext and CountBytesContext stop early when a context ends.
 //
 // Text is encoded as by tiktoken's encode_ordinary: special tokens such as
 // <|endoftext|> count as ordinary text. Invalid UTF-8 is counted as the Go
@@ -13,18 +15,18 @@
 // each bad byte as U+FFFD, and the bytes themselves are merged.
 package tokenizer
 
-import "unsafe"
+import (
+	"context"
+	"unsafe"
+)
+
+// checkEvery is how much text the Context variants count between looks at
+// the context: some 0.1-2 ms of work.
+const checkEvery = 64 << 10
 
 // Count returns the number of o200k_base tokens in s.
 func Count(s string) int {
-	v := load()
-	sp := splitter{s: s}
-	n := 0
-	for i := 0; i < len(s); {
-		e := sp.next(i)
-		n += v.tokens(s[i:e], nil)
-		i = e
-	}
+	n, _ := count(s, nil)
 	return n
 }
 
@@ -32,6 +34,51 @@ func Count(s string) int {
 // modified during the call.
 func CountBytes(b []byte) int {
 	return Count(unsafe.String(unsafe.SliceData(b), len(b)))
+}
+
+// CountContext is Count that gives up once ctx is done, looking at it every
+// 64 KB of text and every few KB of a long piece. It then returns ctx.Err()
+// and the tokens of the pieces it had finished, a lower bound of the count.
+func CountContext(ctx context.Context, s string) (int, error) {
+	if err := ctx.Err(); err != nil {
+		return 0, err
+	}
+	n, ok := count(s, ctx.Done())
+	if !ok {
+		return n, ctx.Err()
+	}
+	return n, nil
+}
+
+// CountBytesContext is CountContext for a byte slice, without copying it. b
+// must not be modified during the call.
+func CountBytesContext(ctx context.Context, b []byte) (int, error) {
+	return CountContext(ctx, unsafe.String(unsafe.SliceData(b), len(b)))
+}
+
+// count counts s, reporting false if done (which may be nil) was closed
+// before it finished.
+func count(s string, done <-chan struct{}) (int, bool) {
+	v := load()
+	sp := splitter{s: s}
+	n := 0
+	check := checkEvery
+	for i := 0; i < len(s); {
+		if done != nil && i >= check {
+			if closed(done) {
+				return n, false
+			}
+			check = i + checkEvery
+		}
+		e := sp.next(i)
+		t := v.tokens(s[i:e], nil, done)
+		if t < 0 {
+			return n, false
+		}
+		n += t
+		i = e
+	}
+	return n, true
 }
 
 // Preload decodes the vocabulary now rather than on the first count, so a

@@ -15,7 +15,7 @@ import (
 	"unsafe"
 )
 
-//go:generate go run ./internal/gen -o o200k_base.bin.gz
+//go:generate go run -C internal/gen . -o ../../o200k_base.bin.gz -testdata ../../testdata
 
 // vocabGz is o200k_base's rank table; see internal/gen for its format.
 //

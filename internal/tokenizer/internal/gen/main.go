@@ -17,7 +17,12 @@
 // o200k_base.tiktoken: the file they would make has the SHA-256 that tiktoken
 // itself expects of it.
 //
-// Run it from the module root with
+// With -testdata, it also writes the reference's token ids and counts for
+// the tokenizer's tests (see writeReference), so that they need neither
+// tiktoken-go nor regexp2: this program is a module of its own, and the
+// main module does not require either.
+//
+// Run it from the main module's root with
 //
 //	go generate ./internal/tokenizer
 package main
@@ -42,6 +47,7 @@ const tiktokenSHA256 = "446a9538cb6c348e3516120d7c08b09f57c36495e2acfffe59a5bf8b
 
 func main() {
 	out := flag.String("o", "o200k_base.bin.gz", "output file")
+	testdata := flag.String("testdata", "", "if set, the tokenizer's testdata directory, to write reference.txt.gz into")
 	flag.Parse()
 
 	enc, err := tokenizer.Get(tokenizer.O200kBase)
@@ -102,4 +108,10 @@ func main() {
 	}
 	fmt.Printf("%s: %d ranks (%d unused), %d token bytes, longest %d, %d bytes raw, %d gzipped\n",
 		*out, len(toks), unused, data.Len(), maxLen, raw.Len(), gz.Len())
+
+	if *testdata != "" {
+		if err := writeReference(*testdata); err != nil {
+			log.Fatal(err)
+		}
+	}
 }

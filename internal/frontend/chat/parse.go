@@ -1,0 +1,377 @@
+package chat
+
+import (
+	"fmt"
+	"github.com/poe-openai/caddy-poe-openai/internal/conv"
+	"math"
+	"regexp"
+	"strings"
+	"unsafe"
+)
+
+// ParseChatRequest decodes and validates a request body. Every violation
+// is a 400 whose Param names the field, as OpenAI does.
+func ParseChatRequest(body []byte) (*conv.Request, *conv.Error) {
+	// Anything but an object is refused at its first byte, unread.
+	if i := ws(body, 0); i < len(body) && body[i] != '{' {
+		return nil, invalidJSON(fmt.Errorf("the body is not an object"))
+	}
+	t, err := parseTree(body)
+	if err != nil {
+		return nil, invalidJSON(err)
+	}
+	p := parser{t: t}
+	req := &conv.Request{}
+	req.Model = p.requiredString("model")
+	req.Stream = p.optionalBool("stream")
+	if so := p.object("stream_options"); so >= 0 {
+		req.IncludeUsage = p.nestedBool(so, "stream_options", "include_usage")
+	}
+	if i := p.present("n"); i >= 0 && p.err == nil {
+		n, isInt := p.integer(i)
+		switch {
+		case !isInt:
+			p.fail("n", "invalid_type", "'n' must be an integer.")
+		case n > 1:
+			p.fail("n", "unsupported_value", "Poe returns one answer per request: 'n' must be 1.")
+		case n < 1:
+			p.fail("n", "invalid_value", "'n' must be at least 1.")
+		}
+	}
+	req.Temperature = p.optionalNumber("temperature", 0, 2)
+	req.Stop = p.stop()
+	req.LogitBias = p.logitBias()
+	req.MaxTokens = p.positiveInt("max_tokens")
+	if n := p.positiveInt("max_completion_tokens"); n > 0 {
+		req.MaxTokens = n
+	}
+	req.Tools = p.tools()
+	req.ToolChoice = p.toolChoice(req.Tools)
+	req.ResponseFormat = p.responseFormat()
+	req.ReasoningEffort = p.reasoningEffort()
+	req.Messages = p.messages()
+	if p.err != nil {
+		return nil, p.err
+	}
+	return req, nil
+}
+
+func invalidJSON(err error) *conv.Error {
+	return conv.InvalidRequest("", "invalid_json", "We could not parse the JSON body of your request: %s. The body must be a JSON object.", err)
+}
+
+// capFor bounds a preallocation for n elements of size bytes, read from an
+// array of span bytes, so that an array of junk, to be refused at some
+// element, costs little: if its elements are on average shorter than
+// minLen, the least a valid one takes, nothing is preallocated; otherwise
+// never more than twice the span.
+func capFor(n, span, minLen int, size uintptr) int {
+	if n*minLen > span {
+		return 0
+	}
+	return min(n, 2*span/int(size))
+}
+
+// The shortest valid message, content part and tool (see TestCapForMinimums).
+const minMessageLen, minPartLen, minToolLen = 28, 25, 43
+
+type parser struct {
+	t   *tree
+	err *conv.Error
+}
+
+func (p *parser) fail(param, code, format string, args ...any) {
+	if p.err == nil {
+		p.err = conv.InvalidRequest(param, code, format, args...)
+	}
+}
+
+// present returns a top-level field unless it is absent or null (-1).
+func (p *parser) present(name string) int32 {
+	i := p.t.field(p.t.root, name)
+	if !p.t.present(i) {
+		return -1
+	}
+	return i
+}
+
+func (p *parser) requiredString(name string) string {
+	i := p.present(name)
+	if i < 0 {
+		p.fail(name, "missing_required_parameter", "Missing required parameter: '%s'.", name)
+		return ""
+	}
+	s, ok := p.t.str(i)
+	if !ok {
+		p.fail(name, "invalid_type", "'%s' must be a string.", name)
+		return ""
+	}
+	if strings.TrimSpace(s) == "" {
+		p.fail(name, "invalid_value", "'%s' must not be empty.", name)
+	}
+	return s
+}
+
+func (p *parser) optionalBool(name string) bool {
+	i := p.present(name)
+	if i < 0 {
+		return false
+	}
+	b, ok := p.t.boolean(i)
+	if !ok {
+		p.fail(name, "invalid_type", "'%s' must be a boolean.", name)
+	}
+	return b
+}
+
+func (p *parser) object(name string) int32 {
+	i := p.present(name)
+	if i >= 0 && p.t.kind(i) != '{' {
+		p.fail(name, "invalid_type", "'%s' must be an object.", name)
+		return -1
+	}
+	return i
+}
+
+func (p *parser) nestedBool(o int32, parent, name string) bool {
+	i := p.t.field(o, name)
+	if !p.t.present(i) {
+		return false
+	}
+	b, ok := p.t.boolean(i)
+	if !ok {
+		p.fail(parent+"."+name, "invalid_type", "'%s.%s' must be a boolean.", parent, name)
+	}
+	return b
+}
+
+func (p *parser) optionalNumber(name string, lo, hi float64) *float64 {
+	i := p.present(name)
+	if i < 0 {
+		return nil
+	}
+	f, ok := p.t.float(i)
+	if !ok {
+		p.fail(name, "invalid_type", "'%s' must be a number.", name)
+		return nil
+	}
+	if f < lo || f > hi {
+		p.fail(name, "invalid_value", "'%s' must be between %g and %g.", name, lo, hi)
+		return nil
+	}
+	return &f
+}
+
+// integer reads a number that has no fractional part.
+func (p *parser) integer(i int32) (int64, bool) {
+	f, ok := p.t.float(i)
+	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
+		return 0, false
+	}
+	return int64(f), true
+}
+
+func (p *parser) positiveInt(name string) int {
+	i := p.present(name)
+	if i < 0 {
+		return 0
+	}
+	n, isInt := p.integer(i)
+	if !isInt || n < 1 {
+		p.fail(name, "invalid_value", "'%s' must be a positive integer.", name)
+		return 0
+	}
+	return int(min(n, math.MaxInt32))
+}
+
+func (p *parser) stop() []string {
+	i := p.present("stop")
+	if i < 0 {
+		return nil
+	}
+	if s, ok := p.t.str(i); ok {
+		return []string{s}
+	}
+	// Check the elements before allocating for them.
+	ok := p.t.kind(i) == '['
+	n := 0
+	if ok {
+		p.t.children(i, func(_ int, c int32) bool {
+			n++
+			ok = p.t.kind(c) == '"'
+			return ok
+		})
+	}
+	if !ok {
+		p.fail("stop", "invalid_type", "'stop' must be a string or an array of strings.")
+		return nil
+	}
+	out := make([]string, 0, n)
+	p.t.children(i, func(_ int, c int32) bool {
+		s, _ := p.t.str(c)
+		out = append(out, s)
+		return true
+	})
+	return out
+}
+
+func (p *parser) logitBias() map[string]float64 {
+	i := p.present("logit_bias")
+	if i < 0 {
+		return nil
+	}
+	if p.t.kind(i) != '{' {
+		p.fail("logit_bias", "invalid_type", "'logit_bias' must be an object mapping token ids to numbers.")
+		return nil
+	}
+	m := map[string]float64{}
+	for _, c := range p.t.members(i) {
+		k := p.t.key(c)
+		v, ok := p.t.float(c.val)
+		switch {
+		case !ok:
+			p.fail("logit_bias", "invalid_type", "'logit_bias' must be an object mapping token ids to numbers.")
+		case v < -100 || v > 100:
+			p.fail("logit_bias", "invalid_value", "'logit_bias' value for %q must be between -100 and 100.", k)
+		}
+		m[k] = v
+		if !ok {
+			break
+		}
+	}
+	return m
+}
+
+var functionName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
+
+func (p *parser) tools() []conv.Tool {
+	i := p.present("tools")
+	if i < 0 {
+		return nil
+	}
+	if p.t.kind(i) != '[' {
+		p.fail("tools", "invalid_type", "'tools' must be an array.")
+		return nil
+	}
+	n, span := p.t.count(i)
+	tools := make([]conv.Tool, 0, capFor(n, span, minToolLen, unsafe.Sizeof(conv.Tool{})))
+	seen := map[string]bool{}
+	p.t.children(i, func(n int, item int32) bool {
+		at := fmt.Sprintf("tools[%d]", n)
+		if p.t.kind(item) != '{' {
+			p.fail(at, "invalid_type", "'%s' must be an object.", at)
+			return false
+		}
+		if typ, ok := p.t.str(p.t.field(item, "type")); !ok || typ != "function" {
+			p.fail(at+".type", "invalid_value", "Only tools of type 'function' are supported.")
+			return false
+		}
+		fn := p.t.field(item, "function")
+		if p.t.kind(fn) != '{' {
+			p.fail(at+".function", "invalid_type", "'%s.function' must be an object.", at)
+			return false
+		}
+		name, ok := p.t.str(p.t.field(fn, "name"))
+		if !ok || !functionName.MatchString(name) {
+			p.fail(at+".function.name", "invalid_value", "Function names must be 1-64 characters of a-z, A-Z, 0-9, _ and -.")
+			return false
+		}
+		if seen[name] {
+			p.fail(at+".function.name", "invalid_value", "Duplicate function name %q.", name)
+			return false
+		}
+		seen[name] = true
+		tool := conv.Tool{Name: name}
+		if d := p.t.field(fn, "description"); p.t.present(d) {
+			if tool.Description, ok = p.t.str(d); !ok {
+				p.fail(at+".function.description", "invalid_type", "'%s.function.description' must be a string.", at)
+				return false
+			}
+		}
+		if params := p.t.field(fn, "parameters"); p.t.present(params) {
+			if p.t.kind(params) != '{' {
+				p.fail(at+".function.parameters", "invalid_type", "'%s.function.parameters' must be a JSON schema object.", at)
+				return false
+			}
+			tool.Parameters = p.t.raw(params)
+		}
+		tools = append(tools, tool)
+		return true
+	})
+	return tools
+}
+
+func (p *parser) toolChoice(tools []conv.Tool) conv.ToolChoice {
+	i := p.present("tool_choice")
+	if i < 0 {
+		return conv.ToolChoice{}
+	}
+	if mode, ok := p.t.str(i); ok {
+		switch mode {
+		case conv.ToolChoiceAuto, conv.ToolChoiceNone, conv.ToolChoiceRequired:
+			return conv.ToolChoice{Mode: mode}
+		}
+		p.fail("tool_choice", "invalid_value", "'tool_choice' must be 'none', 'auto', 'required' or a named function.")
+		return conv.ToolChoice{}
+	}
+	typ, _ := p.t.str(p.t.field(i, "type"))
+	name, _ := p.t.str(p.t.field(p.t.field(i, "function"), "name"))
+	if p.t.kind(i) != '{' || typ != "function" || name == "" {
+		p.fail("tool_choice", "invalid_value", "'tool_choice' must be 'none', 'auto', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}.")
+		return conv.ToolChoice{}
+	}
+	for _, t := range tools {
+		if t.Name == name {
+			return conv.ToolChoice{Mode: conv.ToolChoiceFunction, Name: t.Name}
+		}
+	}
+	p.fail("tool_choice", "invalid_value", "'tool_choice' names function %q, which is not in 'tools'.", name)
+	return conv.ToolChoice{}
+}
+
+func (p *parser) responseFormat() conv.ResponseFormat {
+	o := p.object("response_format")
+	if o < 0 {
+		return conv.ResponseFormat{}
+	}
+	var rf conv.ResponseFormat
+	var ok bool
+	if rf.Type, ok = p.t.str(p.t.field(o, "type")); !ok {
+		p.fail("response_format.type", "invalid_type", "'response_format.type' must be a string.")
+		return rf
+	}
+	switch rf.Type {
+	case "text", "json_object":
+	case "json_schema":
+		js := p.t.field(o, "json_schema")
+		if p.t.kind(js) != '{' {
+			p.fail("response_format.json_schema", "invalid_type", "'response_format.json_schema' must be an object.")
+			return rf
+		}
+		rf.SchemaName, _ = p.t.str(p.t.field(js, "name"))
+		if s := p.t.field(js, "schema"); p.t.present(s) {
+			rf.Schema = p.t.raw(s)
+		}
+	default:
+		p.fail("response_format.type", "invalid_value", "'response_format.type' must be 'text', 'json_object' or 'json_schema'.")
+	}
+	return rf
+}
+
+func (p *parser) reasoningEffort() string {
+	i := p.present("reasoning_effort")
+	if i < 0 {
+		return ""
+	}
+	s, ok := p.t.str(i)
+	if !ok {
+		p.fail("reasoning_effort", "invalid_type", "'reasoning_effort' must be a string.")
+		return ""
+	}
+	switch s {
+	case "none", "minimal", "low", "medium", "high", "xhigh":
+		return s
+	}
+	p.fail("reasoning_effort", "invalid_value", "'reasoning_effort' must be one of none, minimal, low, medium, high, xhigh.")
+	return ""
+}
