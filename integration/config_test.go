@@ -79,10 +79,10 @@ func TestExampleCaddyfile(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// Plain HTTP on localhost:8080 by default.
+	// Plain HTTP on localhost:8080 by default, on loopback only.
 	cfg := adapt(t, string(example))
 	b, _ := json.Marshal(cfg)
-	if !strings.Contains(string(b), `"listen":[":8080"]`) || !strings.Contains(string(b), `"tokens":["{env.POE_API_KEY}"]`) {
+	if !strings.Contains(string(b), `"listen":["127.0.0.1:8080","[::1]:8080"]`) || !strings.Contains(string(b), `"poe_keys":["{env.POE_API_KEY}"]`) {
 		t.Fatalf("default example: %s", b)
 	}
 
@@ -110,8 +110,9 @@ func TestExampleCaddyfile(t *testing.T) {
 
 	// An automatic-HTTPS site when POE_SITE names a domain.
 	t.Setenv("POE_SITE", "api.example.com")
+	t.Setenv("POE_BIND", "0.0.0.0 [::]")
 	b, _ = json.Marshal(adapt(t, string(example)))
-	if !strings.Contains(string(b), `"host":["api.example.com"]`) || !strings.Contains(string(b), `":443"`) {
+	if !strings.Contains(string(b), `"host":["api.example.com"]`) || !strings.Contains(string(b), `"listen":["0.0.0.0:443","[::]:443"]`) {
 		t.Fatalf("POE_SITE example: %s", b)
 	}
 }
