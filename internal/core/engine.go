@@ -48,17 +48,9 @@ type Report struct {
 func (e *Engine) Serve(w http.ResponseWriter, r *http.Request, fe conv.FrontEnd, who Caller, pool Tokens) Report {
 	start := time.Now()
 	var rep Report
-	fail := func(ce *conv.Error) Report {
-		rep.Status, rep.Err = ce.Status, ce.Message
-		fe.WriteError(w, ce)
-		return rep
-	}
-	body, ce := e.readBody(w, r)
-	if ce != nil {
-		return fail(ce)
-	}
-	if body == nil {
-		rep.Status = StatusClientGone
+	fail := func(ce *conv.Error) Report { return failWith(w, fe, &rep, ce) }
+	body, ok := e.body(w, r, fe, &rep)
+	if !ok {
 		return rep
 	}
 	parsed, ce := fe.Parse(body, who.Client)
@@ -85,6 +77,28 @@ func (e *Engine) Serve(w http.ResponseWriter, r *http.Request, fe conv.FrontEnd,
 	out := e.Relay.Serve(r.Context(), call)
 	rep.Outcome, rep.Status = &out, out.Status
 	return rep
+}
+
+// failWith answers ce in fe's format and records it in rep.
+func failWith(w http.ResponseWriter, fe conv.FrontEnd, rep *Report, ce *conv.Error) Report {
+	rep.Status, rep.Err = ce.Status, ce.Message
+	fe.WriteError(w, ce)
+	return *rep
+}
+
+// body reads the request body; when it cannot (too large, too slow, the
+// client gone), rep says what happened and ok is false.
+func (e *Engine) body(w http.ResponseWriter, r *http.Request, fe conv.FrontEnd, rep *Report) ([]byte, bool) {
+	body, ce := e.readBody(w, r)
+	switch {
+	case ce != nil:
+		failWith(w, fe, rep, ce)
+		return nil, false
+	case body == nil:
+		rep.Status = StatusClientGone
+		return nil, false
+	}
+	return body, true
 }
 
 // readBody reads a request body within MaxBody and BodyTimeout, so that
@@ -126,17 +140,9 @@ func (e *Engine) readBody(w http.ResponseWriter, r *http.Request) ([]byte, *conv
 // usage counts it (the Poe query it becomes, attachments excepted).
 func (e *Engine) ServeCount(w http.ResponseWriter, r *http.Request, fe conv.Counter) Report {
 	var rep Report
-	fail := func(ce *conv.Error) Report {
-		rep.Status, rep.Err = ce.Status, ce.Message
-		fe.WriteError(w, ce)
-		return rep
-	}
-	body, ce := e.readBody(w, r)
-	if ce != nil {
-		return fail(ce)
-	}
-	if body == nil {
-		rep.Status = StatusClientGone
+	fail := func(ce *conv.Error) Report { return failWith(w, fe, &rep, ce) }
+	body, ok := e.body(w, r, fe, &rep)
+	if !ok {
 		return rep
 	}
 	req, ce := fe.ParseCount(body)
