@@ -444,15 +444,35 @@ func TestClientGoneCancelsPoe(t *testing.T) {
 }
 
 func TestKeepAliveWhileWaiting(t *testing.T) {
-	_, url := fakePoe(t, nil)
+	// Poe answers only once the client has seen a keep-alive, so the
+	// order is fixed by the test, not by a 50 ms timer beating a slow bot
+	// on a busy machine.
+	seen := make(chan struct{})
+	_, url := fakePoe(t, func(h http.Handler) http.Handler {
+		return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			select {
+			case <-seen:
+			case <-time.After(30 * time.Second): // a broken module fails below instead of hanging
+			case <-r.Context().Done():
+				return
+			}
+			h.ServeHTTP(w, r)
+		})
+	})
 	s := startCaddy(t, url, `
 	poe_openai {
 		tokens tok-keepalive
 		keepalive 50ms
 		base_url {FAKE}
 	}`)
-	r := s.post("/v1/chat/completions", "", `{"model":"Slow-400ms","stream":true,"messages":[{"role":"user","content":"x"}]}`)
-	ev := sseEvents(readAll(t, r.Body))
+	r := s.post("/v1/chat/completions", "", `{"model":"Slow-10ms","stream":true,"messages":[{"role":"user","content":"x"}]}`)
+	var ev []string
+	for e := range readEvents(r.Body) {
+		if e == ": keep-alive" && len(ev) == 0 {
+			close(seen)
+		}
+		ev = append(ev, e)
+	}
 	if len(ev) < 4 || ev[0] != ": keep-alive" || !strings.Contains(strings.Join(ev, "\n"), `"content":"slow answer"`) || ev[len(ev)-1] != "data: [DONE]" {
 		t.Fatalf("events %q", ev)
 	}
