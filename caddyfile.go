@@ -39,6 +39,11 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    auth_keys_file <path>
 //	    passthrough    [on|off]
 //	    client_rate_limit <n>
+//	    client         <name> <key>... {
+//	        rate_limit <n>
+//	        budget     <n> tokens|requests per day|week|month
+//	        models     <pattern>...
+//	    }
 //	    bot            <model> <poe_bot>
 //	    unknown_models pass|reject
 //	    models_from_poe [on|off]
@@ -65,6 +70,8 @@ func parseCaddyfile(h httpcaddyfile.Helper) (caddyhttp.MiddlewareHandler, error)
 //	    responses_store <size>
 //	    redis          <url>
 //	    redis_timeout  <duration>
+//	    points_check   <duration>
+//	    points_floor   <n>
 //	}
 func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 	d.Next() // directive name
@@ -79,7 +86,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 				zap.String("old", name), zap.String("new", renamed), zap.String("file", d.File()), zap.Int("line", d.Line()))
 		}
 		switch name {
-		case "poe_keys", "tokens", "auth_keys", "cors", "bot":
+		case "poe_keys", "tokens", "auth_keys", "cors", "bot", "client":
 			// repeatable
 		default:
 			if seen[canonical(name)] {
@@ -95,7 +102,7 @@ func (h *Handler) UnmarshalCaddyfile(d *caddyfile.Dispenser) error {
 }
 
 // deprecatedNames are the old spellings of renamed subdirectives.
-var deprecatedNames = map[string]string{
+var deprecatedNames = map[string]string{ //nolint:gosec // subdirective names, not credentials
 	"tokens":                "poe_keys",
 	"tokens_file":           "poe_keys_file",
 	"timeout":               "idle_timeout",
@@ -132,6 +139,8 @@ func (h *Handler) subdirective(d *caddyfile.Dispenser, name string) (err error) 
 		h.Passthrough, err = optionalOnOff(d)
 	case "client_rate_limit":
 		h.ClientRateLimit, err = count(d)
+	case "client":
+		err = h.clientBlock(d) // clients.go
 	case "bot":
 		err = h.bot(d)
 	case "unknown_models":
@@ -200,6 +209,14 @@ func (h *Handler) subdirective(d *caddyfile.Dispenser, name string) (err error) 
 		h.ResponsesStore = &n
 	case "redis", "redis_timeout":
 		err = h.redisSubdirective(d, name) // redis.go
+	case "points_check":
+		var v caddy.Duration
+		v, err = duration(d)
+		h.PointsCheck = &v
+	case "points_floor":
+		var n int
+		n, err = count(d)
+		h.PointsFloor = int64(n)
 	default:
 		err = d.Errf("unrecognized subdirective %q", name)
 	}

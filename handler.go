@@ -65,9 +65,14 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 	start := time.Now()
 	if e := h.clientLimit(who); e != nil {
 		fe.WriteError(w, e)
-		h.logRequest(r, &core.Report{Status: e.Status, Err: e.Message}, who, start)
+		rep := core.Report{Status: e.Status, Err: e.Message}
+		h.logRequest(r, &rep, who, start)
+		if rt != routeCount {
+			h.recordUsage(who, &rep)
+		}
 		return nil
 	}
+	who.Allow = h.admission(who, rt == routeMessages) // clients.go
 	var rep core.Report
 	switch rt {
 	case routeCount:
@@ -80,6 +85,9 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		rep = h.engine.Serve(w, r, messages.FrontEnd{}, who, h.pool)
 	}
 	h.logRequest(r, &rep, who, start)
+	if rt != routeCount {
+		h.recordUsage(who, &rep) // clients.go
+	}
 	return nil
 }
 
@@ -173,12 +181,13 @@ func (h *Handler) authenticate(r *http.Request) (core.Caller, bool) {
 	return core.Caller{}, false
 }
 
-// clientLimit applies client_rate_limit.
+// clientLimit applies client_rate_limit, or a named client's rate_limit.
 func (h *Handler) clientLimit(who core.Caller) *conv.Error {
-	if h.limiter == nil || who.Client == "" {
+	limiter := h.limiterFor(who.Client)
+	if limiter == nil || who.Client == "" {
 		return nil
 	}
-	if ok, wait := h.limiter.Allow(who.Client); !ok {
+	if ok, wait := limiter.Allow(who.Client); !ok {
 		return &conv.Error{Status: http.StatusTooManyRequests, Type: conv.TypeRateLimit, Code: "rate_limit_exceeded",
 			Message: "This client key is over its request rate limit.", RetryAfter: wait}
 	}
@@ -261,5 +270,6 @@ func (h *Handler) logRequest(r *http.Request, rep *core.Report, who core.Caller,
 	if h.logger.Core().Enabled(zapcore.DebugLevel) {
 		h.logger.Debug("request", append(fields, zap.Int("status", rep.Status), zap.Duration("duration", time.Since(start)))...)
 	}
+	h.keyErrs.note(rep) // admin.go
 	h.metrics.observe(rep.Status, rep.Stream, o)
 }

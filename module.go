@@ -27,6 +27,8 @@ import (
 	"github.com/poe-openai/caddy-poe-openai/internal/frontend/responses"
 	"github.com/poe-openai/caddy-poe-openai/internal/models"
 	"github.com/poe-openai/caddy-poe-openai/internal/poeclient"
+	"github.com/poe-openai/caddy-poe-openai/internal/points"
+	"github.com/poe-openai/caddy-poe-openai/internal/team"
 	"github.com/poe-openai/caddy-poe-openai/internal/tokenpool"
 )
 
@@ -61,6 +63,19 @@ type Handler struct {
 	// ClientRateLimit is the most requests per minute for each client key
 	// (and each passed-through key). 0 (the default): no limit.
 	ClientRateLimit int `json:"client_rate_limit,omitempty"`
+	// Clients are named clients: each has a name (shown in logs, metrics
+	// and usage instead of a key) and one or more keys, placeholders as
+	// for PoeKeys; a key belongs to one client only and not also to
+	// AuthKeys. Each may set rate_limit (requests per minute, overriding
+	// ClientRateLimit; 0 = ClientRateLimit), budgets ("<n> tokens|requests
+	// per day|week|month", calendar periods in UTC; over any of them a
+	// request gets a 429 until the period ends) and models (allowed model
+	// names, globs allowed; none = all; others get a 404, 403 on the
+	// Anthropic API). Usage is counted per client and model per UTC day,
+	// in Redis with `redis`, else in Caddy's storage. Default: none.
+	// Caddyfile: client <name> <key>... { rate_limit, budget, models },
+	// repeatable.
+	Clients []*team.Client `json:"clients,omitempty"`
 
 	// Bots maps model names to Poe bot names. A model may be a glob (*, ?,
 	// [...]); an exact name wins, then the same name in any case, then the
@@ -155,18 +170,31 @@ type Handler struct {
 	// (store: true, OpenAI's default) may take, in bytes, for
 	// previous_response_id and GET /responses/{id}; each lives 1 h and is
 	// readable only by the client key that made it. Default 64MB; 0 keeps
-	// nothing.
+	// nothing. With Redis they live there, and this bounds only what the
+	// instance keeps while Redis cannot take them.
 	ResponsesStore *int64 `json:"responses_store,omitempty"`
 
 	// Redis shares the key pool's state (windows, cool-downs, leases,
-	// cooling, quarantine) and client_rate_limit between every Caddy
-	// instance that names the same Redis: redis://[user:pass@]host:port/db
-	// or rediss:// (TLS). {env.*} placeholders are resolved at provision,
-	// so a password need not be in the config. Empty: in memory.
+	// cooling, quarantine), client_rate_limit, the upload cache and stored
+	// responses between every Caddy instance that names the same Redis:
+	// redis://[user:pass@]host:port/db or rediss:// (TLS). {env.*}
+	// placeholders are resolved at provision, so a password need not be in
+	// the config. Empty: in memory.
 	Redis string `json:"redis,omitempty"`
 	// RedisTimeout is the deadline of each Redis call (default 50ms); past
 	// it the instance falls back to its local limits until Redis answers.
 	RedisTimeout caddy.Duration `json:"redis_timeout,omitempty"`
+
+	// PointsCheck is how often each pool key's Poe point balance is read
+	// (also at start, and when Poe refuses a request for lack of points;
+	// never more than once a minute per key). Default 10m; at least 1m; 0
+	// turns the polling off, leaving only the read after a refusal.
+	PointsCheck *caddy.Duration `json:"points_check,omitempty"`
+	// PointsFloor sets aside, with reason insufficient_points, a key whose
+	// balance is at or below it, until a later read finds it above (a
+	// subscription renews monthly: the key comes back by itself). Default
+	// 0: only an empty key.
+	PointsFloor int64 `json:"points_floor,omitempty"`
 
 	logger     *zap.Logger
 	deprecated []string // old JSON names this config used
@@ -183,6 +211,12 @@ type Handler struct {
 	models     *models.Catalog
 	held       []string // tokenStates keys this instance holds
 	metrics    *metrics
+	points     *points.Poller // balances; nil without pool keys
+	stopPoints func()         // stops the poller's rounds and reads; nil without a poller
+	keyErrs    *keyErrors     // last failure per pool key, for the status page
+	accounts   *team.Accounts // usage and budgets (usage.go)
+	roster     *roster        // named clients at run time (clients.go)
+	ledger     *ledger        // the saved usage, without redis
 	stopOnce   sync.Once
 }
 
@@ -257,6 +291,12 @@ func (h *Handler) Validate() error {
 	if err := h.validateRedis(); err != nil {
 		return err
 	}
+	if err := h.validatePoints(); err != nil {
+		return err
+	}
+	if err := h.validateClients(); err != nil {
+		return err
+	}
 	return nil
 }
 
@@ -265,6 +305,11 @@ func (h *Handler) Validate() error {
 // usable (only waiters still queued for a token are turned away).
 func (h *Handler) Cleanup() error {
 	h.stopOnce.Do(func() {
+		unregisterStatus(h)
+		if h.stopPoints != nil {
+			h.stopPoints()
+		}
+		h.saveUsage() // a reload keeps the ledger: save what this config counted
 		if h.pool != nil {
 			h.pool.Close()
 		}
@@ -275,7 +320,7 @@ func (h *Handler) Cleanup() error {
 			h.client.HTTP.CloseIdleConnections()
 		}
 		for _, k := range h.held {
-			tokenStates.Delete(k)
+			_, _ = tokenStates.Delete(k)
 		}
 		h.held = nil
 	})

@@ -44,9 +44,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	}
 	h.keys = newKeyring(authKeys)
 	switch {
-	case len(authKeys) == 0 && !h.Passthrough:
+	case h.keys.empty() && len(h.Clients) == 0 && !h.Passthrough:
 		h.logger.Warn("no auth_keys configured: anyone who can reach this site can use its Poe keys")
-	case len(authKeys) == 0 && len(tokens) > 0:
+	case len(authKeys) == 0 && len(h.Clients) == 0 && len(tokens) > 0:
 		h.logger.Warn("passthrough without auth_keys: every client uses its own Poe key and the configured tokens are never used")
 	}
 
@@ -81,6 +81,13 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 			return err
 		}
 		h.limiter = h.clientLimiter(v.(*tokenpool.KeyLimiter))
+	}
+
+	if err := h.provisionClients(repl, authKeys); err != nil { // clients.go
+		return err
+	}
+	if err := h.provisionUsage(ctx, repl); err != nil { // usage.go
+		return err
 	}
 
 	transport, err := h.transport()
@@ -125,20 +132,26 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if h.ResponsesStore != nil {
 		storeBytes = *h.ResponsesStore
 	}
-	h.responses = responses.New(responses.Options{StoreBytes: storeBytes, StoreTTL: storeTTL})
+	h.responses = responses.New(responses.Options{StoreBytes: storeBytes, StoreTTL: storeTTL, Remote: h.responsesRemote()}) // redis.go
 	// Key state changes are events only for configs that subscribe to
 	// events; others need no events app.
 	if events, err := ctx.AppIfConfigured("events"); err == nil {
 		h.events = events.(*caddyevents.App)
 	}
 	h.metrics = registerMetrics(ctx.GetMetricsRegistry(), h.logger)
+	if err := h.startPoints(held, limits.Quarantine); err != nil { // points.go
+		return err
+	}
+	registerClientMetrics(ctx.GetMetricsRegistry(), h.logger)
+	h.engine.CountAlways = true // usage is recorded for every request
 	if h.redis != nil {
 		registerSharedMetric(ctx.GetMetricsRegistry(), h.logger)
-		h.engine.Relay.Uploads.Remote = tokenpool.NewSharedCache(h.redis, "upload")
+		h.engine.Uploads.Remote = tokenpool.NewSharedCache(h.redis, "upload")
 	}
 	// Load the tokenizer's table now, not on the first request.
 	go tokenizer.Preload()
 
+	registerStatus(h, fingerprints(held)) // admin.go
 	h.logger.Info("poe_openai ready",
 		zap.Int("tokens", len(tokens)), zap.Strings("token_fingerprints", fingerprints(held)),
 		zap.Int("auth_keys", len(authKeys)), zap.Bool("passthrough", h.Passthrough),

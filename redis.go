@@ -18,6 +18,7 @@ import (
 	"github.com/redis/go-redis/v9"
 	"go.uber.org/zap"
 
+	"github.com/poe-openai/caddy-poe-openai/internal/frontend/responses"
 	"github.com/poe-openai/caddy-poe-openai/internal/tokenpool"
 )
 
@@ -109,6 +110,15 @@ func (h *Handler) clientLimiter(local *tokenpool.KeyLimiter) tokenpool.ClientLim
 	return tokenpool.NewSharedLimiter(h.redis, local, h.ClientRateLimit)
 }
 
+// responsesRemote keeps stored responses in Redis when `redis` is set, so
+// that previous_response_id works whichever instance answered first.
+func (h *Handler) responsesRemote() responses.Remote {
+	if h.redis == nil {
+		return nil // a nil *SharedCache would not be a nil Remote
+	}
+	return tokenpool.NewSharedCache(h.redis, "responses")
+}
+
 // registerSharedMetric adds shared_state_up to the config's registry.
 func registerSharedMetric(reg *prometheus.Registry, log *zap.Logger) {
 	if reg == nil {
@@ -142,8 +152,9 @@ func redactURL(raw string) string {
 }
 
 func envNames(v string) []string {
-	var out []string
-	for _, m := range envPlaceholder.FindAllStringSubmatch(v, -1) {
+	found := envPlaceholder.FindAllStringSubmatch(v, -1)
+	out := make([]string, 0, len(found))
+	for _, m := range found {
 		out = append(out, m[1])
 	}
 	if len(out) == 0 {

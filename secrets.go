@@ -68,7 +68,7 @@ func readKeyFile(path string) ([]string, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer f.Close()
+	defer func() { _ = f.Close() }() // read only
 	var keys []string
 	sc := bufio.NewScanner(f)
 	for sc.Scan() {

@@ -106,7 +106,7 @@ func TestParseFlags(t *testing.T) {
 	if cfg.duration != time.Second || len(cfg.streams) != 1 || cfg.streams[0] != 50 || !cfg.scenarios[1] || !cfg.scenarios[4] || cfg.scenarios[2] {
 		t.Errorf("%+v", cfg)
 	}
-	for _, bad := range [][]string{{"-scenario", "6"}, {"-streams", "0"}, {"-open-bot", "Slow-1s"}, {"-open-proto", "h3"}, {"extra"}} {
+	for _, bad := range [][]string{{"-scenario", "7"}, {"-streams", "0"}, {"-open-bot", "Slow-1s"}, {"-open-proto", "h3"}, {"extra"}} {
 		if _, err := parseFlags(bad, io.Discard); err == nil {
 			t.Errorf("%q: want an error", bad)
 		}
@@ -303,6 +303,8 @@ func TestCaddyfiles(t *testing.T) {
 	}{
 		{caddyOpts{port: 8080, module: "http://127.0.0.1:9000"}, []string{`"handler":"poe_openai"`, `"rate_limit":0`, `"base_url":"http://127.0.0.1:9000"`}},
 		{caddyOpts{port: 8080, module: "http://127.0.0.1:9000", admin: 2019, h2c: true}, []string{`"h2c"`, `"listen":"127.0.0.1:2019"`}},
+		{caddyOpts{port: 8080, module: "http://127.0.0.1:9000", redis: "redis://127.0.0.1:6390/0", rateLimit: 1000000, maxConcurrent: 100000},
+			[]string{`"redis":"redis://127.0.0.1:6390/0"`, `"rate_limit":1000000`, `"max_concurrent":100000`}},
 		{caddyOpts{port: 8081, upstream: "127.0.0.1:9001"}, []string{`"handler":"reverse_proxy"`, `"flush_interval":-1`, `"max_idle_conns_per_host":256`}},
 	} {
 		cfg, warnings, err := caddyconfig.GetAdapter("caddyfile").Adapt([]byte(tc.o.caddyfile()), nil)

@@ -44,7 +44,7 @@ func (b *bench) saveProfile(ctx context.Context, port int, what, name string) {
 			return err
 		}
 		if _, err := io.Copy(f, r); err != nil {
-			f.Close()
+			_ = f.Close()
 			return err
 		}
 		return f.Close()

@@ -38,7 +38,7 @@ func startChild(dir, name string, args ...string) (*child, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer out.Close() // the child has its own descriptor
+	defer func() { _ = out.Close() }() // the child has its own descriptor
 	cmd := exec.Command(exe, args...)
 	cmd.Stdout, cmd.Stderr = out, out
 	cmd.Dir = dir
@@ -132,7 +132,7 @@ func (c *child) waitHTTP(ctx context.Context, url string, timeout time.Duration)
 	for {
 		resp, err := client.Get(url)
 		if err == nil {
-			io.Copy(io.Discard, resp.Body)
+			_, _ = io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
 			return nil
 		}
@@ -157,7 +157,7 @@ func freePort() (int, error) {
 	if err != nil {
 		return 0, err
 	}
-	defer ln.Close()
+	defer func() { _ = ln.Close() }()
 	return ln.Addr().(*net.TCPAddr).Port, nil
 }
 
@@ -185,6 +185,11 @@ type caddyOpts struct {
 	upH2C    bool // talk HTTP/2 without TLS to the upstream, on both paths
 	module   string
 	upstream string // reverse_proxy: host:port of the OpenAI mirror
+
+	// The module's `redis` URL ("" = none), rate_limit (0 = unlimited) and
+	// max_concurrent (0 = none).
+	redis                    string
+	rateLimit, maxConcurrent int
 }
 
 // caddyfile renders the config: the module, or a plain reverse_proxy.
@@ -205,12 +210,18 @@ func (o caddyOpts) caddyfile() string {
 	if o.module != "" {
 		// rate_limit 0: unlimited; the fake answers at once, so that only the
 		// module's own cost is measured.
-		h2c := ""
+		extra := ""
 		if o.upH2C {
-			h2c = "\t\tupstream_h2c\n"
+			extra = "\t\tupstream_h2c\n"
 		}
-		fmt.Fprintf(&b, "\tpoe_openai {\n\t\ttokens %s\n\t\trate_limit 0\n\t\tmax_wait 30s\n\t\tbase_url %s\n%s\t}\n",
-			strings.Join(benchTokens, " "), o.module, h2c)
+		if o.redis != "" {
+			extra += "\t\tredis " + o.redis + "\n"
+		}
+		if o.maxConcurrent > 0 {
+			extra += fmt.Sprintf("\t\tmax_concurrent %d\n", o.maxConcurrent)
+		}
+		fmt.Fprintf(&b, "\tpoe_openai {\n\t\ttokens %s\n\t\trate_limit %d\n\t\tmax_wait 30s\n\t\tbase_url %s\n%s\t}\n",
+			strings.Join(benchTokens, " "), o.rateLimit, o.module, extra)
 	} else {
 		// The same connection pool sizes as the module's transport, so that
 		// neither path pays for reconnecting more than the other.

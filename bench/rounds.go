@@ -136,17 +136,22 @@ func (p *pathResult) total(perAnswer bool) float64 {
 // Each path first gets a warm-up (connections, heap sizes) that is not
 // counted, except for its failures.
 func (b *bench) interleave(ctx context.Context, label string, j *job, conc, rounds int, round time.Duration, perAnswer bool) map[string]*pathResult {
+	return b.interleaveOver(ctx, b.targets, label, j, conc, rounds, round, perAnswer)
+}
+
+// interleaveOver is interleave on the given paths.
+func (b *bench) interleaveOver(ctx context.Context, targets []*target, label string, j *job, conc, rounds int, round time.Duration, perAnswer bool) map[string]*pathResult {
 	client := newClient(conc, false)
 	defer client.CloseIdleConnections()
 	res := map[string]*pathResult{}
-	for _, t := range b.targets {
+	for _, t := range targets {
 		res[t.name] = &pathResult{name: t.name}
 		w := runLoad(ctx, client, t, j, conc, min(round, time.Second))
 		res[t.name].errs.merge(w.errs)
 	}
 	for r := range rounds {
-		for i := range b.targets {
-			t := b.targets[(r+i)%len(b.targets)]
+		for i := range targets {
+			t := targets[(r+i)%len(targets)]
 			if ctx.Err() != nil {
 				return res
 			}

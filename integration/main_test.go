@@ -90,9 +90,21 @@ type site struct {
 // still land on the old server and be closed unanswered.
 func startCaddy(t *testing.T, fakeURL, body string) *site {
 	t.Helper()
+	return startCaddyWith(t, fakeURL, "", body)
+}
+
+// startCaddyWith is startCaddy with more global options (e.g. a storage
+// of the test's own).
+func startCaddyWith(t *testing.T, fakeURL, global, body string) *site {
+	t.Helper()
 	httpPort := freePort()
 	s := &site{t: t, logFile: filepath.Join(t.TempDir(), "caddy.log"), base: fmt.Sprintf("http://localhost:%d", httpPort)}
 	body = strings.NewReplacer("{FAKE}", fakeURL).Replace(body)
+	if !strings.Contains(global, "storage ") {
+		// Caddy's default storage is fixed when the process starts, so
+		// usage counts (usage.go) would carry over between tests and runs.
+		global += "\n\tstorage file_system " + t.TempDir()
+	}
 	config := fmt.Sprintf(`{
 	admin localhost:%d
 	http_port %d
@@ -105,11 +117,12 @@ func startCaddy(t *testing.T, fakeURL, body string) *site {
 		format json
 		level DEBUG
 	}
+	%s
 }
 http://localhost:%d {
 %s
 }
-`, adminPort, httpPort, httpsPort, s.logFile, httpPort, body)
+`, adminPort, httpPort, httpsPort, s.logFile, global, httpPort, body)
 	loaded := false
 	t.Cleanup(func() {
 		// caddytest skips a test whose prerequisites fail; here that is a

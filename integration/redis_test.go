@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/poe-openai/caddy-poe-openai/internal/poefake"
+	"github.com/poe-openai/caddy-poe-openai/internal/redistest"
 )
 
 // The Redis tests run three Caddy processes (Caddy holds one config per
@@ -48,61 +49,6 @@ func caddyBinary(t *testing.T) string {
 		t.Fatal(caddyErr)
 	}
 	return caddyBin
-}
-
-// redisProc is a redis-server on a fixed loopback port, without persistence.
-type redisProc struct {
-	t    *testing.T
-	port int
-	cmd  *exec.Cmd
-}
-
-func startRedisServer(t *testing.T) *redisProc {
-	t.Helper()
-	if _, err := exec.LookPath("redis-server"); err != nil {
-		t.Skip("redis-server is not installed (apt-get install redis-server); skipping the Redis tests")
-	}
-	r := &redisProc{t: t, port: freePort()}
-	r.start()
-	t.Cleanup(r.kill)
-	return r
-}
-
-// start returns once the server says it accepts connections.
-func (r *redisProc) start() {
-	r.t.Helper()
-	cmd := exec.Command("redis-server", "--port", fmt.Sprint(r.port), "--bind", "127.0.0.1",
-		"--save", "", "--appendonly", "no", "--daemonize", "no")
-	out, _ := cmd.StdoutPipe()
-	if err := cmd.Start(); err != nil {
-		r.t.Fatal(err)
-	}
-	ready := make(chan struct{})
-	go func() {
-		sc := bufio.NewScanner(out)
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "Ready to accept connections") {
-				close(ready)
-				break
-			}
-		}
-		io.Copy(io.Discard, out)
-	}()
-	select {
-	case <-ready:
-	case <-time.After(20 * time.Second):
-		cmd.Process.Kill()
-		r.t.Fatal("redis-server did not start")
-	}
-	r.cmd = cmd
-}
-
-func (r *redisProc) kill() {
-	if r.cmd != nil {
-		r.cmd.Process.Signal(syscall.SIGKILL)
-		r.cmd.Wait()
-		r.cmd = nil
-	}
 }
 
 // caddyProc is one Caddy process; its log (stderr, JSON) is kept so the
@@ -287,6 +233,10 @@ http://127.0.0.1:%[4]d {
 http://127.0.0.1:%[5]d {
 	poe_openai {
 		tokens tok-nopoints tok-points
+		# No balance read at start (that would set the key aside before
+		# any request): this site tests the in-request path, where Poe's
+		# "not enough points" is confirmed once and shared through Redis.
+		points_check 0
 		base_url %[1]s
 		redis {env.POE_REDIS_URL}
 		redis_timeout 1s
@@ -304,7 +254,7 @@ http://127.0.0.1:%[6]d {
 `
 
 func TestRedisSharedPool(t *testing.T) {
-	red := startRedisServer(t)
+	red := redistest.Start(t)
 	bin := caddyBinary(t)
 	arrived := make(chan string, 256)
 	fake, fakeURL := fakePoe(t, func(h http.Handler) http.Handler {
@@ -319,7 +269,7 @@ func TestRedisSharedPool(t *testing.T) {
 		})
 	})
 	fake.SetToken("tok-nopoints", poefake.TokenNoPoints)
-	env := []string{fmt.Sprintf("POE_REDIS_URL=redis://127.0.0.1:%d/0", red.port)}
+	env := []string{fmt.Sprintf("POE_REDIS_URL=redis://127.0.0.1:%d/0", red.Port)}
 
 	const scenarios = 5
 	var procs []*caddyProc
@@ -410,7 +360,7 @@ func TestRedisSharedPool(t *testing.T) {
 				t.Fatal("the slow requests did not reach the fake")
 			}
 		}
-		red.kill()
+		red.Kill()
 		during := burstOver(t, sites[4], 18, "", "Echo")
 		for i, r := range append(<-inflight, during...) {
 			if r.status != 200 {
@@ -423,7 +373,7 @@ func TestRedisSharedPool(t *testing.T) {
 			}
 		}
 
-		red.start()
+		red.Start()
 		back := time.Now()
 		for _, p := range procs {
 			p.waitLog(t, "shared state (redis) answers again", 1, back.Add(5*time.Second))

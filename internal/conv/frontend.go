@@ -60,3 +60,17 @@ type Counter interface {
 	ParseCount(body []byte) (*Request, *Error)
 	WriteCount(w http.ResponseWriter, n int)
 }
+
+// Whole is embedded by the outputs that write an answer in one piece
+// (not streaming): the Sink methods are never called on them, and
+// flushing has nothing to do. Wrote is set when the body is written.
+type Whole struct{ Wrote time.Time }
+
+func (*Whole) Content([]byte) error               { return nil }
+func (*Whole) Reasoning([]byte) error             { return nil }
+func (*Whole) ToolCall(int, string, string) error { return nil }
+func (*Whole) ToolArgs(int, []byte) error         { return nil }
+func (*Whole) HoldFlushes()                       {}
+func (*Whole) Flush() error                       { return nil }
+func (*Whole) Close()                             {}
+func (w *Whole) FirstWrite() time.Time            { return w.Wrote }

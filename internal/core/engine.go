@@ -33,6 +33,10 @@ type Caller struct {
 	// RequestID names the request in upstream failures that clients see,
 	// so that an operator can find its detail in the log.
 	RequestID string
+	// Allow, when set, admits or refuses the request once its model is
+	// known and before Poe is called: the host's per-client rules (allowed
+	// models, budgets), which the core need not know.
+	Allow func(model string) *conv.Error
 }
 
 // Report describes a request for the access log and metrics.
@@ -59,6 +63,11 @@ func (e *Engine) Serve(w http.ResponseWriter, r *http.Request, fe conv.FrontEnd,
 	}
 	req := parsed.Request()
 	rep.Model, rep.Stream = req.Model, req.Stream
+	if who.Allow != nil {
+		if ce := who.Allow(req.Model); ce != nil {
+			return fail(ce)
+		}
+	}
 	bot, ce := e.BotFor(r.Context(), req.Model)
 	if ce != nil {
 		return fail(ce)
@@ -154,7 +163,7 @@ func (e *Engine) ServeCount(w http.ResponseWriter, r *http.Request, fe conv.Coun
 	if ce != nil {
 		return fail(ce)
 	}
-	fe.WriteCount(w, translate.PromptTokens(plan.Query))
+	fe.WriteCount(w, translate.PromptTokens(r.Context(), plan.Query))
 	rep.Status = http.StatusOK
 	return rep
 }

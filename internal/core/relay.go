@@ -35,6 +35,14 @@ type Relay struct {
 	// (non-streaming) answer; 0 = no bound. A stream is bounded by its
 	// client, who reads it as it comes.
 	MaxAnswer int64
+	// CountAlways counts usage into Outcome.Usage even for a stream whose
+	// client did not ask for it (the host records every request's use);
+	// the client is still sent usage only when it asked.
+	CountAlways bool
+	// KeyWorks, when set, answers in keyWorks' place: the points poller,
+	// which learns the balance and reads it at most once a minute per key
+	// however many requests fail.
+	KeyWorks func(ctx context.Context, t *tokenpool.Token) bool
 }
 
 // Tokens hands out leases: the pool, or a client's own key. Healthy
@@ -56,18 +64,28 @@ type Call struct {
 	RequestID string
 
 	noDone bool
-	prompt int // prompt tokens, counted before the query is let go
+	// prompt receives the prompt's token count from the goroutine that
+	// letGo starts; promptN keeps it once read.
+	prompt  chan int
+	promptN int
 }
 
 // wantUsage says whether the answer reports token usage.
 func (c *Call) wantUsage() bool { return !c.Req.Stream || c.Req.IncludeUsage }
 
-// promptTokens counts the prompt while the query is still held.
-func (c *Call) promptTokens() int {
-	if c.Plan.Query != nil {
-		c.prompt = translate.PromptTokens(c.Plan.Query)
+// count says whether usage is counted: reported, or recorded by the host.
+func (r *Relay) count(c *Call) bool { return c.wantUsage() || r.CountAlways }
+
+// promptTokens returns the prompt's token count: the one letGo started,
+// or counted now if the answer ended before letGo ran.
+func (c *Call) promptTokens(ctx context.Context) int {
+	switch {
+	case c.prompt != nil:
+		c.promptN, c.prompt = <-c.prompt, nil
+	case c.Plan.Query != nil:
+		c.promptN = translate.PromptTokens(ctx, c.Plan.Query)
 	}
-	return c.prompt
+	return c.promptN
 }
 
 // Outcome describes what happened, for the access log and metrics.
@@ -127,7 +145,7 @@ func (r *Relay) Serve(ctx context.Context, c Call) (out Outcome) {
 		out.Token = lease.Token().Fingerprint()
 		answer, pe, next := r.try(ctx, lease, &c, &uploaded, &out.Tokens)
 		if pe == nil {
-			r.finish(answer, &c, &out)
+			r.finish(ctx, answer, &c, &out)
 			return out
 		}
 		out.Err = pe
@@ -178,7 +196,7 @@ func (r *Relay) try(ctx context.Context, lease *tokenpool.Lease, c *Call, upload
 		Stream:    c.Req.Stream,
 		Reasoning: r.Reasoning,
 		MaxTokens: c.Req.MaxTokens,
-		Count:     c.Req.Stream && c.Req.IncludeUsage,
+		Count:     c.Req.Stream && r.count(c),
 	}, sink)
 	err := r.pump(ctx, lease, token, c, answer)
 	if err == nil {
@@ -193,7 +211,7 @@ func (r *Relay) try(ctx context.Context, lease *tokenpool.Lease, c *Call, upload
 		return answer, pce, noRetry // the client may have seen part of it
 	}
 	return answer, pce, classify(pce, lease, c.Failover, time.Now(), r.Quarantine, events, func() bool {
-		return r.keyWorks(ctx, token)
+		return r.keyWorks(ctx, lease.Token())
 	})
 }
 
@@ -204,10 +222,13 @@ const balanceCheckTimeout = 5 * time.Second
 // keyWorks asks Poe for the key's balance: a key that has points is
 // neither invalid nor empty, whatever one bot answered. When Poe cannot
 // be asked, the bot's word stands.
-func (r *Relay) keyWorks(ctx context.Context, token string) bool {
+func (r *Relay) keyWorks(ctx context.Context, t *tokenpool.Token) bool {
+	if r.KeyWorks != nil {
+		return r.KeyWorks(ctx, t)
+	}
 	ctx, cancel := context.WithTimeout(ctx, balanceCheckTimeout)
 	defer cancel()
-	points, err := r.Client.Balance(ctx, token)
+	points, err := r.Client.Balance(ctx, t.Secret())
 	return err == nil && points > 0
 }
 
@@ -228,7 +249,7 @@ func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, 
 		// Flush exactly when Poe has nothing more ready: no chunk waits,
 		// and a burst leaves in one write.
 		c.Out.HoldFlushes()
-		stream.OnWait(func() { c.Out.Flush() })
+		stream.OnWait(func() { _ = c.Out.Flush() }) // a gone client shows at the next write
 	}
 	for {
 		ev, err := stream.Next()
@@ -250,21 +271,24 @@ func (r *Relay) pump(ctx context.Context, lease *tokenpool.Lease, token string, 
 		// Right after the event that started the answer, not after the
 		// next one: Poe may pause for long between the two.
 		if c.Plan.Query != nil && answer.Started() {
-			r.letGo(c)
+			r.letGo(ctx, c)
 		}
 	}
 }
 
 // letGo runs once the answer has started, when no retry can need the
-// query any more: it is counted if usage is reported and dropped, so that
-// a long stream does not hold a long conversation. The first chunk is
-// flushed first, so that counting never delays it.
-func (r *Relay) letGo(c *Call) {
+// query any more. If usage is counted, the prompt is counted on its own
+// goroutine while Poe streams (a long prompt never delays a chunk; it
+// ends with ctx), and the query is dropped once counted, so that a long
+// stream does not hold a long conversation.
+func (r *Relay) letGo(ctx context.Context, c *Call) {
 	if c.Req.Stream {
-		c.Out.Flush()
+		_ = c.Out.Flush() // a gone client shows at the next write
 	}
-	if c.wantUsage() {
-		c.promptTokens()
+	if r.count(c) {
+		q, ch := c.Plan.Query, make(chan int, 1)
+		c.prompt = ch
+		go func() { ch <- translate.PromptTokens(ctx, q) }()
 	}
 	c.Plan.Query = nil
 }
@@ -296,11 +320,14 @@ func (r *Relay) upload(ctx context.Context, token string, plan *translate.Plan) 
 	return nil
 }
 
-func (r *Relay) finish(a *translate.Answer, c *Call, out *Outcome) {
+func (r *Relay) finish(ctx context.Context, a *translate.Answer, c *Call, out *Outcome) {
 	res := conv.Result{Finish: a.FinishReason()}
-	if c.wantUsage() {
-		u := a.Usage(c.promptTokens())
-		res.Usage, out.Usage = &u, &u
+	if r.count(c) {
+		u := a.Usage(ctx, c.promptTokens(ctx))
+		out.Usage = &u
+		if c.wantUsage() {
+			res.Usage = &u
+		}
 	}
 	if !c.Req.Stream {
 		res.Content, res.Reasoning, res.ToolCalls = a.Content(), a.ReasoningContent(), a.ToolCalls()

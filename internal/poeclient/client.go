@@ -162,7 +162,7 @@ func (c *Client) Query(ctx context.Context, bot, token string, q *QueryRequest) 
 	dog := newWatchdog(c.IdleTimeout, c.maxSilence(), cancel)
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.botURL(bot), body)
 	if err != nil {
-		body.Close()
+		_ = body.Close()
 		cancel(nil)
 		return nil, &Error{Kind: KindProtocol, Message: "bad bot URL"}
 	}

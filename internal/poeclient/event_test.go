@@ -3,6 +3,7 @@ package poeclient
 import (
 	"encoding/json"
 	"errors"
+	"strings"
 	"testing"
 )
 
@@ -95,11 +96,54 @@ func TestParseFile(t *testing.T) {
 	}
 }
 
+// textEvents are typical Poe text payloads: a short token, a sentence with
+// escapes, and a code chunk of a few hundred bytes.
+var textEvents = map[string][]byte{
+	"token":    []byte(`{"text": "0123456789abcdef"}`),
+	"escaped":  []byte(`{"text": "He said \"hi\"\nand left \u00e9t\u00e9."}`),
+	"code512B": []byte(`{"text": "` + strings.Repeat(`for i := range n {\n\tsum += i\n}\n`, 16) + `"}`),
+}
+
+// BenchmarkAppendText measures the hand-written fast path (jsonscan.go);
+// BenchmarkAppendTextStdlib the encoding/json slow path on the same
+// events, which is what AppendText would be without it. BENCHMARKS.md
+// records both.
 func BenchmarkAppendText(b *testing.B) {
-	data := []byte(`{"text": "0123456789abcdef"}`)
-	var buf []byte
-	b.ReportAllocs()
-	for b.Loop() {
-		buf, _ = AppendText(buf[:0], data)
+	for name, data := range textEvents {
+		b.Run(name, func(b *testing.B) {
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				buf, _ = AppendText(buf[:0], data)
+			}
+		})
+	}
+}
+
+func BenchmarkAppendTextStdlib(b *testing.B) {
+	for name, data := range textEvents {
+		b.Run(name, func(b *testing.B) {
+			var buf []byte
+			b.ReportAllocs()
+			for b.Loop() {
+				var v struct {
+					Text *string `json:"text"`
+				}
+				if err := json.Unmarshal(data, &v); err != nil || v.Text == nil {
+					b.Fatal(err)
+				}
+				buf = append(buf[:0], *v.Text...)
+			}
+		})
+	}
+}
+
+func TestTextEventsSameBothWays(t *testing.T) {
+	for name, data := range textEvents {
+		fast, ok := appendStringField(nil, data, "text")
+		var v struct{ Text string }
+		if err := json.Unmarshal(data, &v); !ok || err != nil || string(fast) != v.Text {
+			t.Errorf("%s: fast %q (%v), stdlib %q (%v)", name, fast, ok, v.Text, err)
+		}
 	}
 }

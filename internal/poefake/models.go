@@ -93,6 +93,9 @@ func (s *Server) handleBalance(w http.ResponseWriter, r *http.Request) {
 	}
 	behavior := s.tokens[token]
 	points, set := s.balances[token]
+	if ok {
+		s.balanceReads[token]++
+	}
 	s.mu.Unlock()
 	if !ok || behavior == TokenInvalid {
 		writeError(w, http.StatusUnauthorized, msgInvalidKey, "authentication_error", codeInvalidKey)

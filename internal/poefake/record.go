@@ -65,9 +65,9 @@ func (s *Server) Violations() []string {
 }
 
 // Reset clears what was recorded: requests, per-bot attempt counters,
-// starts, rate-limit history, violations, uploads (and their stored bytes)
-// and the model-list hit count. Bots, token behaviours, balances, framing
-// and pending FailUploads are kept.
+// starts, rate-limit history, violations, uploads (and their stored bytes),
+// the model-list hit count and the balance reads. Bots, token behaviours,
+// balances, framing and pending FailUploads are kept.
 func (s *Server) Reset() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -79,6 +79,7 @@ func (s *Server) Reset() {
 	s.uploads = nil
 	s.files = map[string]storedFile{}
 	s.modelHits = 0
+	s.balanceReads = map[string]int{}
 }
 
 // violate records a protocol violation; the caller holds s.mu.

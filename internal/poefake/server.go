@@ -65,6 +65,7 @@ type Server struct {
 	violations    []string
 	tokens        map[string]TokenBehavior
 	balances      map[string]int
+	balanceReads  map[string]int // /usage/current_balance calls per key
 	rateReset     time.Duration
 	perMinute     int
 	uploads       []Upload

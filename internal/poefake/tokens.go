@@ -70,6 +70,14 @@ func (s *Server) SetBalance(token string, points int) {
 	s.balances[token] = points
 }
 
+// BalanceReads returns how many times /usage/current_balance was asked
+// about token (since New or Reset).
+func (s *Server) BalanceReads(token string) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.balanceReads[token]
+}
+
 // admitLocked applies the per-token limit at time now. The caller holds s.mu.
 func (s *Server) admitLocked(token string, now time.Time) bool {
 	if s.perMinute <= 0 {

@@ -226,6 +226,12 @@ func TestBalance(t *testing.T) {
 	if v := fake.Violations(); len(v) != 2 {
 		t.Errorf("violations %v", v)
 	}
+	if n := fake.BalanceReads("test-key"); n != 2 {
+		t.Errorf("%d balance reads of test-key, want 2", n)
+	}
+	if fake.Reset(); fake.BalanceReads("test-key") != 0 {
+		t.Error("Reset kept the balance reads")
+	}
 }
 
 func TestModels(t *testing.T) {

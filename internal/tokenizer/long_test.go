@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/tokenizer/internal/recipe"
 )
 
 // workOf counts s as Count does, with a scratch of its own, and returns the
@@ -163,7 +165,7 @@ func TestMergeModesAgree(t *testing.T) {
 	for _, alphabet := range alphabets {
 		for _, n := range lengths {
 			seed++
-			p := randomText(seed, n, alphabet...)
+			p := recipe.RandomText(seed, n, alphabet...)
 			var heap, long []int
 			m.merge(v, p, nil)
 			m.appendIDs(v, p, &heap)

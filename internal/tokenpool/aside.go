@@ -116,7 +116,7 @@ func (s *Shared) Tokens() []*Token { return append([]*Token(nil), s.toks...) }
 func (s *Shared) SetAside(t *Token, d time.Duration, reason string) {
 	s.local.SetAside(t, d, reason)
 	if i := s.index(t); i >= 0 {
-		s.r.run(untilScript, []string{s.keys[4*i+1]}, s.r.nowArg(), "quar", micros(max(d, 0)), reason)
+		_, _ = s.r.run(untilScript, []string{s.keys[4*i+1]}, s.r.nowArg(), "quar", micros(max(d, 0)), reason)
 	}
 }
 

@@ -152,7 +152,7 @@ func (r *Redis) Destruct() error {
 		r.renew.Stop()
 	}
 	r.mu.Unlock()
-	r.ps.Close()
+	_ = r.ps.Close() // closing the connection below ends it anyway
 	return r.c.Close()
 }
 

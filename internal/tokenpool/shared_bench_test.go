@@ -5,6 +5,8 @@ import (
 	"slices"
 	"testing"
 	"time"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/redistest"
 )
 
 // BenchmarkSharedAcquireRelease measures one request's cost of the shared
@@ -24,8 +26,8 @@ func BenchmarkSharedAcquireRelease(b *testing.B) {
 		{"tokens=10/window+leases", 10, Limits{RateLimit: 1 << 30, MaxConcurrent: 1 << 20}},
 	} {
 		b.Run(c.name, func(b *testing.B) {
-			srv := startRedis(b)
-			r, err := NewRedis(RedisOptions{URL: srv.url(), Timeout: time.Second})
+			srv := redistest.Start(b)
+			r, err := NewRedis(RedisOptions{URL: srv.URL(), Timeout: time.Second})
 			if err != nil || !r.Up() {
 				b.Fatal("redis not up", err)
 			}

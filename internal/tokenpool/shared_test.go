@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/redistest"
 )
 
 // instance is one process's view: its own Redis connection and its own
@@ -18,9 +20,9 @@ type instance struct {
 	s *Shared
 }
 
-func newInstance(t *testing.T, srv *redisServer, c Clock, n int, lim Limits, o RedisOptions) *instance {
+func newInstance(t *testing.T, srv *redistest.Server, c Clock, n int, lim Limits, o RedisOptions) *instance {
 	t.Helper()
-	o.URL = srv.url()
+	o.URL = srv.URL()
 	if o.Timeout == 0 {
 		o.Timeout = 5 * time.Second // a busy machine must not look like an outage
 	}
@@ -76,7 +78,7 @@ func goTake(in *instance) <-chan result {
 
 // Exactly rate_limit starts per 60 s across instances, to the microsecond.
 func TestSharedWindowExact(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	c := NewFakeClock(t0)
 	lim := Limits{RateLimit: 3}
 	a, b := newInstance(t, srv, c, 1, lim, RedisOptions{}), newInstance(t, srv, c, 1, lim, RedisOptions{})
@@ -99,7 +101,7 @@ func TestSharedWindowExact(t *testing.T) {
 // Starts on a key are at least cool_down apart cluster-wide, counted from
 // Poe's acknowledgement; an unacknowledged start blocks the key.
 func TestSharedCoolDownExact(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	c := NewFakeClock(t0)
 	lim := Limits{CoolDown: time.Second}
 	a, b := newInstance(t, srv, c, 1, lim, RedisOptions{}), newInstance(t, srv, c, 1, lim, RedisOptions{})
@@ -124,7 +126,7 @@ func TestSharedCoolDownExact(t *testing.T) {
 // A lease held by a process that died expires after the lease TTL; a
 // live one is renewed and keeps its slot.
 func TestSharedLeaseExpiry(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	c := NewFakeClock(t0)
 	lim := Limits{MaxConcurrent: 1}
 	o := RedisOptions{LeaseTTL: 3 * time.Second}
@@ -150,7 +152,7 @@ func TestSharedLeaseExpiry(t *testing.T) {
 // Quarantine and cooling set by one instance are seen by the others with
 // reason and until, and end exactly on time.
 func TestSharedQuarantineExpiry(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	c := NewFakeClock(t0)
 	lim := Limits{Quarantine: time.Hour}
 	a, b := newInstance(t, srv, c, 2, lim, RedisOptions{}), newInstance(t, srv, c, 2, lim, RedisOptions{})
@@ -192,7 +194,7 @@ func TestSharedQuarantineExpiry(t *testing.T) {
 
 // The least recently used key is chosen cluster-wide.
 func TestSharedLRU(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	c := NewFakeClock(t0)
 	a, b := newInstance(t, srv, c, 3, Limits{}, RedisOptions{}), newInstance(t, srv, c, 3, Limits{}, RedisOptions{})
 	var got []string
@@ -214,7 +216,7 @@ func TestSharedLRU(t *testing.T) {
 // A waiter is woken by a release on another instance (pub/sub), not by a
 // timer: the fake clock does not move.
 func TestSharedWaitWokenByRelease(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	c := NewFakeClock(t0)
 	lim := Limits{MaxConcurrent: 1, MaxWait: time.Minute}
 	a, b := newInstance(t, srv, c, 1, lim, RedisOptions{}), newInstance(t, srv, c, 1, lim, RedisOptions{})
@@ -232,7 +234,7 @@ func TestSharedWaitWokenByRelease(t *testing.T) {
 
 // A waiter for a full window is woken by the timer armed for its end.
 func TestSharedWaitWokenByTimer(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	c := NewFakeClock(t0)
 	lim := Limits{RateLimit: 1, MaxWait: 2 * time.Minute}
 	a, b := newInstance(t, srv, c, 1, lim, RedisOptions{}), newInstance(t, srv, c, 1, lim, RedisOptions{})
@@ -259,7 +261,7 @@ func TestSharedWaitWokenByTimer(t *testing.T) {
 // 120 concurrent requests over three instances, 2 keys x 20: exactly 40
 // served, the rest refused with a Retry-After within the window.
 func TestSharedExactUnderConcurrency(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	lim := Limits{RateLimit: 20}
 	ins := []*instance{
 		newInstance(t, srv, nil, 2, lim, RedisOptions{}),
@@ -313,7 +315,7 @@ func TestSharedExactUnderConcurrency(t *testing.T) {
 // Redis gone: requests are served from the local pool, one warning for
 // the whole outage; Redis back: shared again without restart.
 func TestSharedFallbackAndReturn(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	changes := make(chan bool, 16)
 	var errs []error
 	o := RedisOptions{ProbeEvery: 10 * time.Millisecond, OnChange: func(up bool, err error) {
@@ -325,7 +327,7 @@ func TestSharedFallbackAndReturn(t *testing.T) {
 	lim := Limits{RateLimit: 100}
 	a := newInstance(t, srv, nil, 1, lim, o)
 	mustTake(t, a).Release()
-	srv.stop()
+	srv.Kill()
 	for range 20 {
 		mustTake(t, a).Release() // local pool
 	}
@@ -335,7 +337,7 @@ func TestSharedFallbackAndReturn(t *testing.T) {
 	if a.s.Status()[0].StartsInWindow != 21 {
 		t.Fatalf("local window %+v", a.s.Status()[0])
 	}
-	srv.start()
+	srv.Start()
 	if up := recv(t, changes); !up {
 		t.Fatal("second change should be up")
 	}
@@ -355,7 +357,7 @@ func TestSharedFallbackAndReturn(t *testing.T) {
 
 // client_rate_limit holds across instances.
 func TestSharedLimiter(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	c := NewFakeClock(t0)
 	a := newInstance(t, srv, c, 1, Limits{}, RedisOptions{})
 	b := newInstance(t, srv, c, 1, Limits{}, RedisOptions{})
@@ -382,13 +384,13 @@ func TestSharedLimiter(t *testing.T) {
 
 // Redis holds hashes only: no key names or values carry a secret.
 func TestSharedStoresNoSecret(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	lim := Limits{RateLimit: 5, CoolDown: time.Millisecond, MaxConcurrent: 3}
 	a := newInstance(t, srv, nil, 2, lim, RedisOptions{})
 	l := mustTake(t, a)
 	l.Quarantine("invalid_key")
 	NewSharedLimiter(a.r, NewKeyLimiter(5, nil), 5).Allow("client-secret")
-	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.port), Protocol: 2})
+	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.Port), Protocol: 2})
 	defer rc.Close()
 	ctx := context.Background()
 	keys, err := rc.Keys(ctx, "*").Result()
@@ -406,7 +408,7 @@ func TestSharedStoresNoSecret(t *testing.T) {
 
 // The shared cache is seen by every instance and expires.
 func TestSharedCache(t *testing.T) {
-	srv := startRedis(t)
+	srv := redistest.Start(t)
 	a := newInstance(t, srv, nil, 1, Limits{}, RedisOptions{})
 	b := newInstance(t, srv, nil, 1, Limits{}, RedisOptions{})
 	ca, cb := NewSharedCache(a.r, "upload"), NewSharedCache(b.r, "upload")
@@ -417,7 +419,7 @@ func TestSharedCache(t *testing.T) {
 	if v, ok := cb.Get("h1"); !ok || string(v) != `{"url":"u"}` {
 		t.Fatalf("got %q %v", v, ok)
 	}
-	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.port), Protocol: 2})
+	rc := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.Port), Protocol: 2})
 	defer rc.Close()
 	if ttl := rc.PTTL(context.Background(), keyPrefix+"upload:h1").Val(); ttl <= 59*time.Minute || ttl > time.Hour {
 		t.Fatalf("ttl %v", ttl)

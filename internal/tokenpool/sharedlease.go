@@ -18,14 +18,14 @@ func (sl *sharedLease) release(l *Lease) {
 	}
 	s.r.unhold(l)
 	k := s.keys[4*sl.i:]
-	s.r.run(releaseScript, []string{k[2], k[3]}, "", sl.id, wakeChannel, s.hashes[sl.i])
+	_, _ = s.r.run(releaseScript, []string{k[2], k[3]}, "", sl.id, wakeChannel, s.hashes[sl.i])
 }
 
 // reached starts the cool-down from Poe's acknowledgement, cluster-wide.
 func (sl *sharedLease) reached() {
 	s := sl.s
 	k := s.keys[4*sl.i:]
-	s.r.run(reachedScript, []string{k[1], k[3]}, s.r.nowArg(), sl.id, s.keepMs, wakeChannel, s.hashes[sl.i])
+	_, _ = s.r.run(reachedScript, []string{k[1], k[3]}, s.r.nowArg(), sl.id, s.keepMs, wakeChannel, s.hashes[sl.i])
 }
 
 // until extends cooling ("cool") or quarantine ("quar") in Redis. A
@@ -33,7 +33,7 @@ func (sl *sharedLease) reached() {
 // Poe's refusal at most N times.
 func (sl *sharedLease) until(field string, d time.Duration, reason string) {
 	s := sl.s
-	s.r.run(untilScript, []string{s.keys[4*sl.i+1]}, s.r.nowArg(), field, micros(max(d, 0)), reason)
+	_, _ = s.r.run(untilScript, []string{s.keys[4*sl.i+1]}, s.r.nowArg(), field, micros(max(d, 0)), reason)
 }
 
 // hold registers a tracked lease for renewal; the first one arms the
@@ -74,6 +74,6 @@ func (r *Redis) renewAll() {
 	r.renew = r.clock.AfterFunc(r.leaseTTL/3, r.renewAll)
 	r.mu.Unlock()
 	if r.Up() {
-		r.run(renewScript, keys, args...)
+		_, _ = r.run(renewScript, keys, args...)
 	}
 }

@@ -86,7 +86,7 @@ func (s *Shared) serve() {
 		var (
 			l   *Lease
 			o   outcome
-			err error = errFallback
+			err = errFallback
 		)
 		if s.r.Up() {
 			l, o, err = s.try()

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"testing"
@@ -69,7 +70,7 @@ func FuzzAnswer(f *testing.F) {
 		default:
 			t.Fatalf("finish reason %q", a.FinishReason())
 		}
-		if u := a.Usage(0); u.CompletionTokens < u.ReasoningTokens || u.ReasoningTokens < 0 {
+		if u := a.Usage(context.Background(), 0); u.CompletionTokens < u.ReasoningTokens || u.ReasoningTokens < 0 {
 			t.Fatalf("usage %+v", u)
 		}
 		if stream && rec.join("c:") != a.Content() {

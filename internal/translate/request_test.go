@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"context"
 	"encoding/base64"
 	"strings"
 	"testing"
@@ -222,7 +223,14 @@ func TestAttachmentErrors(t *testing.T) {
 func TestPromptTokens(t *testing.T) {
 	p := plan(t, `{"model":"m","messages":[{"role":"user","content":"Hello world"}]}`, RequestOptions{})
 	// 3 (reply) + 4 (message) + 1 ("user") + 2 ("Hello world")
-	if n := PromptTokens(p.Query); n != 10 {
+	if n := PromptTokens(context.Background(), p.Query); n != 10 {
 		t.Fatalf("prompt tokens %d", n)
+	}
+	// A request whose client has gone counts nothing more: only the
+	// fixed overheads are left.
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if n := PromptTokens(ctx, p.Query); n != 7 {
+		t.Fatalf("prompt tokens after cancel %d", n)
 	}
 }

@@ -1,6 +1,7 @@
 package translate
 
 import (
+	"context"
 	"encoding/json"
 
 	"github.com/poe-openai/caddy-poe-openai/internal/conv"
@@ -18,31 +19,61 @@ const (
 // PromptTokens estimates the prompt's size from the query sent to Poe:
 // message texts, tool definitions, and the last round of tool calls and
 // results. Attachments are not counted: Poe does not say what they cost.
-func PromptTokens(q *poeclient.QueryRequest) int {
-	n := tokensPerReply
+// Counting stops when ctx ends (the client left): the count is then a
+// lower bound, which nobody reads.
+func PromptTokens(ctx context.Context, q *poeclient.QueryRequest) int {
+	c := counter{ctx: ctx, n: tokensPerReply}
 	for _, m := range q.Query {
-		n += tokensPerMessage + tokenizer.Count(m.Role) + tokenizer.Count(m.Content)
+		c.n += tokensPerMessage
+		c.add(m.Role)
+		c.add(m.Content)
 	}
 	if len(q.Tools) > 0 {
 		b, _ := json.Marshal(q.Tools)
-		n += tokenizer.CountBytes(b)
+		c.add(string(b))
 	}
-	for _, c := range q.ToolCalls {
-		n += tokensPerMessage + tokenizer.Count(c.Function.Name) + tokenizer.Count(c.Function.Arguments)
+	for _, tc := range q.ToolCalls {
+		c.n += tokensPerMessage
+		c.add(tc.Function.Name)
+		c.add(tc.Function.Arguments)
 	}
 	for _, r := range q.ToolResults {
-		n += tokensPerMessage + tokenizer.Count(r.Content)
+		c.n += tokensPerMessage
+		c.add(r.Content)
 	}
-	return n
+	return c.n
 }
 
 // Usage counts the completion (content, reasoning and tool calls) of an
-// answer built with Count or without Stream.
-func (a *Answer) Usage(prompt int) conv.Usage {
-	reasoning := tokenizer.CountBytes(a.reason)
-	completion := tokenizer.CountBytes(a.content) + reasoning
-	for _, c := range a.tools.calls {
-		completion += tokenizer.Count(c.Name) + tokenizer.Count(c.Arguments)
+// answer built with Count or without Stream, until ctx ends.
+func (a *Answer) Usage(ctx context.Context, prompt int) conv.Usage {
+	c := counter{ctx: ctx}
+	c.addBytes(a.reason)
+	reasoning := c.n
+	c.addBytes(a.content)
+	for _, tc := range a.tools.calls {
+		c.add(tc.Name)
+		c.add(tc.Arguments)
 	}
-	return conv.Usage{PromptTokens: prompt, CompletionTokens: completion, ReasoningTokens: reasoning}
+	return conv.Usage{PromptTokens: prompt, CompletionTokens: c.n, ReasoningTokens: reasoning}
+}
+
+// counter sums counts until its context ends, then adds nothing more.
+type counter struct {
+	ctx context.Context
+	n   int
+}
+
+func (c *counter) add(s string) {
+	if c.ctx.Err() == nil {
+		n, _ := tokenizer.CountContext(c.ctx, s)
+		c.n += n
+	}
+}
+
+func (c *counter) addBytes(b []byte) {
+	if c.ctx.Err() == nil {
+		n, _ := tokenizer.CountBytesContext(c.ctx, b)
+		c.n += n
+	}
 }

@@ -33,7 +33,7 @@ func ErrorBody(e *conv.Error) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.Encode(struct {
+	_ = enc.Encode(struct { // of plain strings: cannot fail
 		Error body `json:"error"`
 	}{b})
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))

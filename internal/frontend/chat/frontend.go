@@ -39,17 +39,8 @@ type jsonOutput struct {
 	w       http.ResponseWriter
 	model   string
 	created int64
-	first   time.Time
+	conv.Whole
 }
-
-func (*jsonOutput) Content([]byte) error               { return nil }
-func (*jsonOutput) Reasoning([]byte) error             { return nil }
-func (*jsonOutput) ToolCall(int, string, string) error { return nil }
-func (*jsonOutput) ToolArgs(int, []byte) error         { return nil }
-func (*jsonOutput) HoldFlushes()                       {}
-func (*jsonOutput) Flush() error                       { return nil }
-func (*jsonOutput) Close()                             {}
-func (o *jsonOutput) FirstWrite() time.Time            { return o.first }
 
 func (o *jsonOutput) Finish(r *conv.Result) error {
 	content := r.Content
@@ -76,12 +67,12 @@ func (o *jsonOutput) Finish(r *conv.Result) error {
 	o.w.Header().Set("Content-Type", "application/json")
 	o.w.WriteHeader(http.StatusOK)
 	_, err := o.w.Write(append(body, '\n'))
-	o.first = time.Now()
+	o.Wrote = time.Now()
 	return err
 }
 
 func (o *jsonOutput) Fail(e *conv.Error) bool {
 	WriteError(o.w, e)
-	o.first = time.Now()
+	o.Wrote = time.Now()
 	return true
 }

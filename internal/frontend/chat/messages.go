@@ -2,9 +2,10 @@ package chat
 
 import (
 	"fmt"
-	"github.com/poe-openai/caddy-poe-openai/internal/conv"
 	"strings"
 	"unsafe"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/conv"
 )
 
 func (p *parser) messages() []conv.Message {
@@ -16,17 +17,17 @@ func (p *parser) messages() []conv.Message {
 		p.fail("messages", "missing_required_parameter", "Missing required parameter: 'messages'.")
 		return nil
 	}
-	if p.t.kind(i) != '[' {
+	if p.t.Kind(i) != '[' {
 		p.fail("messages", "invalid_type", "'messages' must be an array.")
 		return nil
 	}
-	n, span := p.t.count(i)
+	n, span := p.t.Count(i)
 	if n == 0 {
 		p.fail("messages", "empty_array", "'messages' must contain at least one message.")
 		return nil
 	}
 	out := make([]conv.Message, 0, capFor(n, span, minMessageLen, unsafe.Sizeof(conv.Message{})))
-	p.t.children(i, func(k int, item int32) bool {
+	p.t.Children(i, func(k int, item int32) bool {
 		var m conv.Message
 		ok := p.message(&m, item, fmt.Sprintf("messages[%d]", k))
 		out = append(out, m)
@@ -41,16 +42,16 @@ func (p *parser) messages() []conv.Message {
 // stringField reads an optional string field of object o, failing with its
 // param.
 func (p *parser) stringField(o int32, name, at string, required bool) (string, bool) {
-	i := p.t.field(o, name)
+	i := p.t.Field(o, name)
 	param := at + "." + name
-	if !p.t.present(i) {
+	if !p.t.Present(i) {
 		if required {
 			p.fail(param, "missing_required_parameter", "Missing required parameter: '%s'.", param)
 			return "", false
 		}
 		return "", true
 	}
-	s, ok := p.t.str(i)
+	s, ok := p.t.Str(i)
 	if !ok {
 		p.fail(param, "invalid_type", "'%s' must be a string.", param)
 		return "", false
@@ -59,7 +60,7 @@ func (p *parser) stringField(o int32, name, at string, required bool) (string, b
 }
 
 func (p *parser) message(m *conv.Message, o int32, at string) bool {
-	if p.t.kind(o) != '{' {
+	if p.t.Kind(o) != '{' {
 		p.fail(at, "invalid_type", "'%s' must be an object.", at)
 		return false
 	}
@@ -76,7 +77,7 @@ func (p *parser) message(m *conv.Message, o int32, at string) bool {
 		p.fail(at+".role", "invalid_value", "Invalid value for '%s.role': %q. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'.", at, m.Role)
 		return false
 	}
-	functionCall := p.t.field(o, "function_call")
+	functionCall := p.t.Field(o, "function_call")
 	if m.Role == conv.RoleAssistant && !p.toolCalls(m, o, functionCall, at) {
 		return false
 	}
@@ -94,9 +95,9 @@ func (p *parser) message(m *conv.Message, o int32, at string) bool {
 		return false
 	}
 	// Content may be null only where OpenAI allows it.
-	nullable := m.Role == conv.RoleFunction || m.Role == conv.RoleAssistant && (len(m.ToolCalls) > 0 || p.t.present(functionCall))
-	content := p.t.field(o, "content")
-	if !p.t.present(content) {
+	nullable := m.Role == conv.RoleFunction || m.Role == conv.RoleAssistant && (len(m.ToolCalls) > 0 || p.t.Present(functionCall))
+	content := p.t.Field(o, "content")
+	if !p.t.Present(content) {
 		if !nullable {
 			p.fail(at+".content", "missing_required_parameter", "Missing required parameter: '%s.content'.", at)
 			return false
@@ -107,51 +108,51 @@ func (p *parser) message(m *conv.Message, o int32, at string) bool {
 }
 
 func (p *parser) toolCalls(m *conv.Message, o, functionCall int32, at string) bool {
-	if p.t.present(functionCall) {
+	if p.t.Present(functionCall) {
 		// The legacy single function_call becomes a tool call without id.
-		name, _ := p.t.str(p.t.field(functionCall, "name"))
-		args, argsOK := p.t.str(p.t.field(functionCall, "arguments"))
-		if p.t.kind(functionCall) != '{' || name == "" || !argsOK && p.t.present(p.t.field(functionCall, "arguments")) {
+		name, _ := p.t.Str(p.t.Field(functionCall, "name"))
+		args, argsOK := p.t.Str(p.t.Field(functionCall, "arguments"))
+		if p.t.Kind(functionCall) != '{' || name == "" || !argsOK && p.t.Present(p.t.Field(functionCall, "arguments")) {
 			p.fail(at+".function_call", "invalid_type", "'%s.function_call' must have a name and string arguments.", at)
 			return false
 		}
 		m.ToolCalls = append(m.ToolCalls, conv.ToolCall{Type: "function", Name: name, Arguments: args})
 	}
-	calls := p.t.field(o, "tool_calls")
-	if !p.t.present(calls) {
+	calls := p.t.Field(o, "tool_calls")
+	if !p.t.Present(calls) {
 		return true
 	}
-	if p.t.kind(calls) != '[' {
+	if p.t.Kind(calls) != '[' {
 		p.fail(at+".tool_calls", "invalid_type", "'%s.tool_calls' must be an array of function calls.", at)
 		return false
 	}
-	p.t.children(calls, func(j int, c int32) bool {
+	p.t.Children(calls, func(j int, c int32) bool {
 		cat := fmt.Sprintf("%s.tool_calls[%d]", at, j)
-		if p.t.kind(c) != '{' {
+		if p.t.Kind(c) != '{' {
 			p.fail(at+".tool_calls", "invalid_type", "'%s.tool_calls' must be an array of function calls.", at)
 			return false
 		}
-		id, _ := p.t.str(p.t.field(c, "id"))
+		id, _ := p.t.Str(p.t.Field(c, "id"))
 		if id == "" {
 			p.fail(cat+".id", "missing_required_parameter", "Missing required parameter: '%s.id'.", cat)
 			return false
 		}
-		if typ := p.t.field(c, "type"); p.t.present(typ) {
-			if s, _ := p.t.str(typ); s != "function" {
+		if typ := p.t.Field(c, "type"); p.t.Present(typ) {
+			if s, _ := p.t.Str(typ); s != "function" {
 				p.fail(cat+".type", "invalid_value", "Only tool calls of type 'function' are supported.")
 				return false
 			}
 		}
-		fn := p.t.field(c, "function")
-		name, _ := p.t.str(p.t.field(fn, "name"))
+		fn := p.t.Field(c, "function")
+		name, _ := p.t.Str(p.t.Field(fn, "name"))
 		if name == "" {
 			p.fail(cat+".function.name", "missing_required_parameter", "Missing required parameter: '%s.function.name'.", cat)
 			return false
 		}
 		call := conv.ToolCall{ID: id, Type: "function", Name: name}
-		if a := p.t.field(fn, "arguments"); p.t.present(a) {
+		if a := p.t.Field(fn, "arguments"); p.t.Present(a) {
 			var ok bool
-			if call.Arguments, ok = p.t.str(a); !ok {
+			if call.Arguments, ok = p.t.Str(a); !ok {
 				p.fail(cat+".function.arguments", "invalid_type", "'%s.function.arguments' must be a string.", cat)
 				return false
 			}
@@ -173,17 +174,17 @@ var allowedParts = map[string]map[string]bool{
 }
 
 func (p *parser) content(m *conv.Message, i int32, at string) bool {
-	if s, ok := p.t.str(i); ok {
+	if s, ok := p.t.Str(i); ok {
 		m.Content, m.Text = []conv.Part{{Type: conv.PartText, Text: s}}, true
 		return true
 	}
-	if p.t.kind(i) != '[' {
+	if p.t.Kind(i) != '[' {
 		p.fail(at, "invalid_type", "'%s' must be a string or an array of content parts.", at)
 		return false
 	}
-	n, span := p.t.count(i)
+	n, span := p.t.Count(i)
 	m.Content = make([]conv.Part, 0, capFor(n, span, minPartLen, unsafe.Sizeof(conv.Part{})))
-	p.t.children(i, func(k int, item int32) bool {
+	p.t.Children(i, func(k int, item int32) bool {
 		pat := fmt.Sprintf("%s[%d]", at, k)
 		part, ok := p.part(item, pat)
 		if !ok {
@@ -200,8 +201,8 @@ func (p *parser) content(m *conv.Message, i int32, at string) bool {
 }
 
 func (p *parser) part(o int32, at string) (conv.Part, bool) {
-	typ, isStr := p.t.str(p.t.field(o, "type"))
-	if p.t.kind(o) != '{' || !isStr {
+	typ, isStr := p.t.Str(p.t.Field(o, "type"))
+	if p.t.Kind(o) != '{' || !isStr {
 		p.fail(at, "invalid_type", "'%s' must be a content part object with a 'type'.", at)
 		return conv.Part{}, false
 	}
@@ -209,13 +210,13 @@ func (p *parser) part(o int32, at string) (conv.Part, bool) {
 	walk := func(path []string) int32 {
 		i := o
 		for _, f := range path {
-			i = p.t.field(i, f)
+			i = p.t.Field(i, f)
 		}
 		return i
 	}
 	// str reads a string at a path below the part; missing or wrong fails.
 	str := func(path ...string) (string, bool) {
-		s, ok := p.t.str(walk(path))
+		s, ok := p.t.Str(walk(path))
 		if !ok {
 			param := at + "." + strings.Join(path, ".")
 			p.fail(param, "missing_required_parameter", "Missing required parameter: '%s'.", param)
@@ -223,7 +224,7 @@ func (p *parser) part(o int32, at string) (conv.Part, bool) {
 		return s, ok
 	}
 	optional := func(path ...string) string {
-		s, _ := p.t.str(walk(path))
+		s, _ := p.t.Str(walk(path))
 		return s
 	}
 	var ok bool
@@ -238,7 +239,7 @@ func (p *parser) part(o int32, at string) (conv.Part, bool) {
 			ok = false
 		}
 	case conv.PartFile:
-		if p.t.kind(p.t.field(o, "file")) != '{' {
+		if p.t.Kind(p.t.Field(o, "file")) != '{' {
 			p.fail(at+".file", "missing_required_parameter", "Missing required parameter: '%s.file'.", at)
 			return conv.Part{}, false
 		}

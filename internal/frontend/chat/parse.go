@@ -2,21 +2,19 @@ package chat
 
 import (
 	"fmt"
-	"github.com/poe-openai/caddy-poe-openai/internal/conv"
 	"math"
 	"regexp"
 	"strings"
 	"unsafe"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/conv"
+	"github.com/poe-openai/caddy-poe-openai/internal/jsontree"
 )
 
 // ParseChatRequest decodes and validates a request body. Every violation
 // is a 400 whose Param names the field, as OpenAI does.
 func ParseChatRequest(body []byte) (*conv.Request, *conv.Error) {
-	// Anything but an object is refused at its first byte, unread.
-	if i := ws(body, 0); i < len(body) && body[i] != '{' {
-		return nil, invalidJSON(fmt.Errorf("the body is not an object"))
-	}
-	t, err := parseTree(body)
+	t, err := jsontree.ParseObject(body)
 	if err != nil {
 		return nil, invalidJSON(err)
 	}
@@ -76,7 +74,7 @@ func capFor(n, span, minLen int, size uintptr) int {
 const minMessageLen, minPartLen, minToolLen = 28, 25, 43
 
 type parser struct {
-	t   *tree
+	t   *jsontree.Tree
 	err *conv.Error
 }
 
@@ -88,8 +86,8 @@ func (p *parser) fail(param, code, format string, args ...any) {
 
 // present returns a top-level field unless it is absent or null (-1).
 func (p *parser) present(name string) int32 {
-	i := p.t.field(p.t.root, name)
-	if !p.t.present(i) {
+	i := p.t.Field(p.t.Root(), name)
+	if !p.t.Present(i) {
 		return -1
 	}
 	return i
@@ -101,7 +99,7 @@ func (p *parser) requiredString(name string) string {
 		p.fail(name, "missing_required_parameter", "Missing required parameter: '%s'.", name)
 		return ""
 	}
-	s, ok := p.t.str(i)
+	s, ok := p.t.Str(i)
 	if !ok {
 		p.fail(name, "invalid_type", "'%s' must be a string.", name)
 		return ""
@@ -117,7 +115,7 @@ func (p *parser) optionalBool(name string) bool {
 	if i < 0 {
 		return false
 	}
-	b, ok := p.t.boolean(i)
+	b, ok := p.t.Bool(i)
 	if !ok {
 		p.fail(name, "invalid_type", "'%s' must be a boolean.", name)
 	}
@@ -126,7 +124,7 @@ func (p *parser) optionalBool(name string) bool {
 
 func (p *parser) object(name string) int32 {
 	i := p.present(name)
-	if i >= 0 && p.t.kind(i) != '{' {
+	if i >= 0 && p.t.Kind(i) != '{' {
 		p.fail(name, "invalid_type", "'%s' must be an object.", name)
 		return -1
 	}
@@ -134,11 +132,11 @@ func (p *parser) object(name string) int32 {
 }
 
 func (p *parser) nestedBool(o int32, parent, name string) bool {
-	i := p.t.field(o, name)
-	if !p.t.present(i) {
+	i := p.t.Field(o, name)
+	if !p.t.Present(i) {
 		return false
 	}
-	b, ok := p.t.boolean(i)
+	b, ok := p.t.Bool(i)
 	if !ok {
 		p.fail(parent+"."+name, "invalid_type", "'%s.%s' must be a boolean.", parent, name)
 	}
@@ -150,7 +148,7 @@ func (p *parser) optionalNumber(name string, lo, hi float64) *float64 {
 	if i < 0 {
 		return nil
 	}
-	f, ok := p.t.float(i)
+	f, ok := p.t.Float(i)
 	if !ok {
 		p.fail(name, "invalid_type", "'%s' must be a number.", name)
 		return nil
@@ -164,7 +162,7 @@ func (p *parser) optionalNumber(name string, lo, hi float64) *float64 {
 
 // integer reads a number that has no fractional part.
 func (p *parser) integer(i int32) (int64, bool) {
-	f, ok := p.t.float(i)
+	f, ok := p.t.Float(i)
 	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 		return 0, false
 	}
@@ -189,16 +187,16 @@ func (p *parser) stop() []string {
 	if i < 0 {
 		return nil
 	}
-	if s, ok := p.t.str(i); ok {
+	if s, ok := p.t.Str(i); ok {
 		return []string{s}
 	}
 	// Check the elements before allocating for them.
-	ok := p.t.kind(i) == '['
+	ok := p.t.Kind(i) == '['
 	n := 0
 	if ok {
-		p.t.children(i, func(_ int, c int32) bool {
+		p.t.Children(i, func(_ int, c int32) bool {
 			n++
-			ok = p.t.kind(c) == '"'
+			ok = p.t.Kind(c) == '"'
 			return ok
 		})
 	}
@@ -207,8 +205,8 @@ func (p *parser) stop() []string {
 		return nil
 	}
 	out := make([]string, 0, n)
-	p.t.children(i, func(_ int, c int32) bool {
-		s, _ := p.t.str(c)
+	p.t.Children(i, func(_ int, c int32) bool {
+		s, _ := p.t.Str(c)
 		out = append(out, s)
 		return true
 	})
@@ -220,14 +218,14 @@ func (p *parser) logitBias() map[string]float64 {
 	if i < 0 {
 		return nil
 	}
-	if p.t.kind(i) != '{' {
+	if p.t.Kind(i) != '{' {
 		p.fail("logit_bias", "invalid_type", "'logit_bias' must be an object mapping token ids to numbers.")
 		return nil
 	}
 	m := map[string]float64{}
-	for _, c := range p.t.members(i) {
-		k := p.t.key(c)
-		v, ok := p.t.float(c.val)
+	for _, c := range p.t.Members(i) {
+		k := p.t.Key(c)
+		v, ok := p.t.Float(c.Value())
 		switch {
 		case !ok:
 			p.fail("logit_bias", "invalid_type", "'logit_bias' must be an object mapping token ids to numbers.")
@@ -249,29 +247,29 @@ func (p *parser) tools() []conv.Tool {
 	if i < 0 {
 		return nil
 	}
-	if p.t.kind(i) != '[' {
+	if p.t.Kind(i) != '[' {
 		p.fail("tools", "invalid_type", "'tools' must be an array.")
 		return nil
 	}
-	n, span := p.t.count(i)
+	n, span := p.t.Count(i)
 	tools := make([]conv.Tool, 0, capFor(n, span, minToolLen, unsafe.Sizeof(conv.Tool{})))
 	seen := map[string]bool{}
-	p.t.children(i, func(n int, item int32) bool {
+	p.t.Children(i, func(n int, item int32) bool {
 		at := fmt.Sprintf("tools[%d]", n)
-		if p.t.kind(item) != '{' {
+		if p.t.Kind(item) != '{' {
 			p.fail(at, "invalid_type", "'%s' must be an object.", at)
 			return false
 		}
-		if typ, ok := p.t.str(p.t.field(item, "type")); !ok || typ != "function" {
+		if typ, ok := p.t.Str(p.t.Field(item, "type")); !ok || typ != "function" {
 			p.fail(at+".type", "invalid_value", "Only tools of type 'function' are supported.")
 			return false
 		}
-		fn := p.t.field(item, "function")
-		if p.t.kind(fn) != '{' {
+		fn := p.t.Field(item, "function")
+		if p.t.Kind(fn) != '{' {
 			p.fail(at+".function", "invalid_type", "'%s.function' must be an object.", at)
 			return false
 		}
-		name, ok := p.t.str(p.t.field(fn, "name"))
+		name, ok := p.t.Str(p.t.Field(fn, "name"))
 		if !ok || !functionName.MatchString(name) {
 			p.fail(at+".function.name", "invalid_value", "Function names must be 1-64 characters of a-z, A-Z, 0-9, _ and -.")
 			return false
@@ -282,18 +280,18 @@ func (p *parser) tools() []conv.Tool {
 		}
 		seen[name] = true
 		tool := conv.Tool{Name: name}
-		if d := p.t.field(fn, "description"); p.t.present(d) {
-			if tool.Description, ok = p.t.str(d); !ok {
+		if d := p.t.Field(fn, "description"); p.t.Present(d) {
+			if tool.Description, ok = p.t.Str(d); !ok {
 				p.fail(at+".function.description", "invalid_type", "'%s.function.description' must be a string.", at)
 				return false
 			}
 		}
-		if params := p.t.field(fn, "parameters"); p.t.present(params) {
-			if p.t.kind(params) != '{' {
+		if params := p.t.Field(fn, "parameters"); p.t.Present(params) {
+			if p.t.Kind(params) != '{' {
 				p.fail(at+".function.parameters", "invalid_type", "'%s.function.parameters' must be a JSON schema object.", at)
 				return false
 			}
-			tool.Parameters = p.t.raw(params)
+			tool.Parameters = p.t.Raw(params)
 		}
 		tools = append(tools, tool)
 		return true
@@ -306,7 +304,7 @@ func (p *parser) toolChoice(tools []conv.Tool) conv.ToolChoice {
 	if i < 0 {
 		return conv.ToolChoice{}
 	}
-	if mode, ok := p.t.str(i); ok {
+	if mode, ok := p.t.Str(i); ok {
 		switch mode {
 		case conv.ToolChoiceAuto, conv.ToolChoiceNone, conv.ToolChoiceRequired:
 			return conv.ToolChoice{Mode: mode}
@@ -314,9 +312,9 @@ func (p *parser) toolChoice(tools []conv.Tool) conv.ToolChoice {
 		p.fail("tool_choice", "invalid_value", "'tool_choice' must be 'none', 'auto', 'required' or a named function.")
 		return conv.ToolChoice{}
 	}
-	typ, _ := p.t.str(p.t.field(i, "type"))
-	name, _ := p.t.str(p.t.field(p.t.field(i, "function"), "name"))
-	if p.t.kind(i) != '{' || typ != "function" || name == "" {
+	typ, _ := p.t.Str(p.t.Field(i, "type"))
+	name, _ := p.t.Str(p.t.Field(p.t.Field(i, "function"), "name"))
+	if p.t.Kind(i) != '{' || typ != "function" || name == "" {
 		p.fail("tool_choice", "invalid_value", "'tool_choice' must be 'none', 'auto', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}.")
 		return conv.ToolChoice{}
 	}
@@ -336,21 +334,21 @@ func (p *parser) responseFormat() conv.ResponseFormat {
 	}
 	var rf conv.ResponseFormat
 	var ok bool
-	if rf.Type, ok = p.t.str(p.t.field(o, "type")); !ok {
+	if rf.Type, ok = p.t.Str(p.t.Field(o, "type")); !ok {
 		p.fail("response_format.type", "invalid_type", "'response_format.type' must be a string.")
 		return rf
 	}
 	switch rf.Type {
 	case "text", "json_object":
 	case "json_schema":
-		js := p.t.field(o, "json_schema")
-		if p.t.kind(js) != '{' {
+		js := p.t.Field(o, "json_schema")
+		if p.t.Kind(js) != '{' {
 			p.fail("response_format.json_schema", "invalid_type", "'response_format.json_schema' must be an object.")
 			return rf
 		}
-		rf.SchemaName, _ = p.t.str(p.t.field(js, "name"))
-		if s := p.t.field(js, "schema"); p.t.present(s) {
-			rf.Schema = p.t.raw(s)
+		rf.SchemaName, _ = p.t.Str(p.t.Field(js, "name"))
+		if s := p.t.Field(js, "schema"); p.t.Present(s) {
+			rf.Schema = p.t.Raw(s)
 		}
 	default:
 		p.fail("response_format.type", "invalid_value", "'response_format.type' must be 'text', 'json_object' or 'json_schema'.")
@@ -363,7 +361,7 @@ func (p *parser) reasoningEffort() string {
 	if i < 0 {
 		return ""
 	}
-	s, ok := p.t.str(i)
+	s, ok := p.t.Str(i)
 	if !ok {
 		p.fail("reasoning_effort", "invalid_type", "'reasoning_effort' must be a string.")
 		return ""

@@ -36,7 +36,7 @@ var benchLarge = func() []byte {
 		case 1:
 			fmt.Fprintf(&b, `,{"role":"assistant","content":null,"tool_calls":[{"id":"call_%d","type":"function","function":{"name":"tool_%d","arguments":"{\"path\":\"internal/frontend/chat/parse.go\",\"line\":%d,\"mode\":\"read\"}"}}]}`, i, i%20, i)
 		case 2:
-			fmt.Fprintf(&b, `,{"role":"tool","tool_call_id":"call_%d","content":"%s"}`, i-1, strings.Repeat(`func (p *parser) field(o int32, key string) int32 {\n\treturn p.t.field(o, key)\n}\n`, 40))
+			fmt.Fprintf(&b, `,{"role":"tool","tool_call_id":"call_%d","content":"%s"}`, i-1, strings.Repeat(`func (p *parser) field(o int32, key string) int32 {\n\treturn p.t.Field(o, key)\n}\n`, 40))
 		case 3:
 			fmt.Fprintf(&b, `,{"role":"assistant","content":[{"type":"text","text":"%s"}]}`, strings.Repeat(`The index is built before any field is read, so every value costs a node. `, 36))
 		}

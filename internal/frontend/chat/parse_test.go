@@ -1,10 +1,11 @@
 package chat
 
 import (
-	"github.com/poe-openai/caddy-poe-openai/internal/conv"
 	"net/http/httptest"
 	"strings"
 	"testing"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/conv"
 )
 
 func TestParseValid(t *testing.T) {

@@ -2,9 +2,10 @@ package chat
 
 import (
 	"encoding/json"
-	"github.com/poe-openai/caddy-poe-openai/internal/conv"
 	"net/http"
 	"time"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/conv"
 
 	"github.com/poe-openai/caddy-poe-openai/internal/frontend/sse"
 	"github.com/poe-openai/caddy-poe-openai/internal/jsonstr"

@@ -2,13 +2,14 @@ package chat
 
 import (
 	"encoding/json"
-	"github.com/poe-openai/caddy-poe-openai/internal/conv"
 	"net/http"
 	"net/http/httptest"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/conv"
 )
 
 func chunks(body string) []string {

@@ -19,7 +19,7 @@ func (p *parser) system() *conv.Message {
 		return nil
 	}
 	m := &conv.Message{Role: conv.RoleSystem, Param: "system"}
-	if s, ok := p.t.str(i); ok {
+	if s, ok := p.t.Str(i); ok {
 		if s == "" || strings.HasPrefix(s, billingHeader) {
 			return nil
 		}
@@ -35,11 +35,11 @@ func (p *parser) system() *conv.Message {
 // textBlocks reads an array of blocks of which only text is kept (system
 // prompts and role:"system" messages).
 func (p *parser) textBlocks(m *conv.Message, i int32, at string) bool {
-	if p.t.kind(i) != '[' {
+	if p.t.Kind(i) != '[' {
 		p.fail(at, "invalid_type", "%s: Input should be a valid string or a list of blocks", at)
 		return false
 	}
-	p.t.children(i, func(k int, b int32) bool {
+	p.t.Children(i, func(k int, b int32) bool {
 		bat := fmt.Sprintf("%s[%d]", at, k)
 		typ, ok := p.blockType(b, bat)
 		if !ok {
@@ -58,11 +58,11 @@ func (p *parser) textBlocks(m *conv.Message, i int32, at string) bool {
 }
 
 func (p *parser) blockType(b int32, at string) (string, bool) {
-	if p.t.kind(b) != '{' {
+	if p.t.Kind(b) != '{' {
 		p.fail(at, "invalid_type", "%s: Input should be an object", at)
 		return "", false
 	}
-	typ, ok := p.t.str(p.t.field(b, "type"))
+	typ, ok := p.t.Str(p.t.Field(b, "type"))
 	if !ok {
 		p.fail(at+".type", "missing_required_parameter", "%s.type: Field required", at)
 	}
@@ -70,7 +70,7 @@ func (p *parser) blockType(b int32, at string) (string, bool) {
 }
 
 func (p *parser) text(b int32, at string) (string, bool) {
-	s, ok := p.t.str(p.t.field(b, "text"))
+	s, ok := p.t.Str(p.t.Field(b, "text"))
 	if !ok {
 		p.fail(at+".text", "missing_required_parameter", "%s.text: Field required", at)
 	}
@@ -87,11 +87,11 @@ func (p *parser) messages(system *conv.Message) []conv.Message {
 		p.fail("messages", "missing_required_parameter", "messages: Field required")
 		return nil
 	}
-	if p.t.kind(i) != '[' {
+	if p.t.Kind(i) != '[' {
 		p.fail("messages", "invalid_type", "messages: Input should be a valid list")
 		return nil
 	}
-	n := p.t.count(i)
+	n := p.t.Len(i)
 	if n == 0 {
 		p.fail("messages", "invalid_value", "messages: at least one message is required")
 		return nil
@@ -100,7 +100,7 @@ func (p *parser) messages(system *conv.Message) []conv.Message {
 	if system != nil {
 		out = append(out, *system)
 	}
-	p.t.children(i, func(k int, o int32) bool {
+	p.t.Children(i, func(k int, o int32) bool {
 		out = p.message(out, o, fmt.Sprintf("messages[%d]", k))
 		return p.err == nil
 	})
@@ -108,11 +108,11 @@ func (p *parser) messages(system *conv.Message) []conv.Message {
 }
 
 func (p *parser) message(out []conv.Message, o int32, at string) []conv.Message {
-	if p.t.kind(o) != '{' {
+	if p.t.Kind(o) != '{' {
 		p.fail(at, "invalid_type", "%s: Input should be an object", at)
 		return out
 	}
-	role, ok := p.t.str(p.t.field(o, "role"))
+	role, ok := p.t.Str(p.t.Field(o, "role"))
 	switch {
 	case !ok:
 		p.fail(at+".role", "missing_required_parameter", "%s.role: Field required", at)
@@ -121,16 +121,16 @@ func (p *parser) message(out []conv.Message, o int32, at string) []conv.Message 
 		p.fail(at+".role", "invalid_value", "%s.role: Input should be 'user', 'assistant' or 'system'", at)
 		return out
 	}
-	c := p.t.field(o, "content")
+	c := p.t.Field(o, "content")
 	m := conv.Message{Role: role, Param: at}
-	if s, ok := p.t.str(c); ok {
+	if s, ok := p.t.Str(c); ok {
 		if s != "" {
 			m.Content, m.Text = []conv.Part{{Type: conv.PartText, Text: s}}, true
 			out = append(out, m)
 		}
 		return out
 	}
-	if p.t.kind(c) != '[' {
+	if p.t.Kind(c) != '[' {
 		p.fail(at+".content", "invalid_type", "%s.content: Input should be a valid string or a list of blocks", at)
 		return out
 	}
@@ -140,8 +140,8 @@ func (p *parser) message(out []conv.Message, o int32, at string) []conv.Message 
 		}
 		return out
 	}
-	m.Content = make([]conv.Part, 0, p.t.count(c))
-	p.t.children(c, func(k int, b int32) bool {
+	m.Content = make([]conv.Part, 0, p.t.Len(c))
+	p.t.Children(c, func(k int, b int32) bool {
 		bat := fmt.Sprintf("%s.content[%d]", at, k)
 		typ, ok := p.blockType(b, bat)
 		if !ok {
@@ -239,7 +239,7 @@ func (p *parser) document(parts []conv.Part, b int32, at string) []conv.Part {
 		}
 		if url, ok := p.dataURL(src, at, mt); ok {
 			name := "document.pdf"
-			if title, _ := p.t.str(p.t.field(b, "title")); strings.HasSuffix(strings.ToLower(title), ".pdf") {
+			if title, _ := p.t.Str(p.t.Field(b, "title")); strings.HasSuffix(strings.ToLower(title), ".pdf") {
 				name = title
 			}
 			parts = append(parts, conv.Part{Type: conv.PartFile, FileData: url, Filename: name, Param: at})
@@ -254,18 +254,18 @@ func (p *parser) document(parts []conv.Part, b int32, at string) []conv.Part {
 			parts = append(parts, conv.Part{Type: conv.PartImageURL, URL: url, Param: at})
 		}
 	case "content":
-		c := p.t.field(src, "content")
-		if s, ok := p.t.str(c); ok {
+		c := p.t.Field(src, "content")
+		if s, ok := p.t.Str(c); ok {
 			if s != "" {
 				parts = append(parts, conv.Part{Type: conv.PartText, Text: s, Param: at})
 			}
 			return parts
 		}
-		if p.t.kind(c) != '[' {
+		if p.t.Kind(c) != '[' {
 			p.fail(at+".source.content", "invalid_type", "%s.source.content: Input should be a valid string or a list of blocks", at)
 			return parts
 		}
-		p.t.children(c, func(k int, cb int32) bool {
+		p.t.Children(c, func(k int, cb int32) bool {
 			cat := fmt.Sprintf("%s.source.content[%d]", at, k)
 			typ, ok := p.blockType(cb, cat)
 			switch {
@@ -291,12 +291,12 @@ func (p *parser) document(parts []conv.Part, b int32, at string) []conv.Part {
 
 // source returns a block's source object and its type.
 func (p *parser) source(b int32, at string) (int32, string, bool) {
-	src := p.t.field(b, "source")
-	if p.t.kind(src) != '{' {
+	src := p.t.Field(b, "source")
+	if p.t.Kind(src) != '{' {
 		p.fail(at+".source", "missing_required_parameter", "%s.source: Field required", at)
 		return -1, "", false
 	}
-	typ, ok := p.t.str(p.t.field(src, "type"))
+	typ, ok := p.t.Str(p.t.Field(src, "type"))
 	if !ok {
 		p.fail(at+".source.type", "missing_required_parameter", "%s.source.type: Field required", at)
 	}
@@ -304,7 +304,7 @@ func (p *parser) source(b int32, at string) (int32, string, bool) {
 }
 
 func (p *parser) sourceString(src int32, at, name string) (string, bool) {
-	s, ok := p.t.str(p.t.field(src, name))
+	s, ok := p.t.Str(p.t.Field(src, name))
 	if !ok || s == "" {
 		p.fail(at+".source."+name, "missing_required_parameter", "%s.source.%s: Field required", at, name)
 		return "", false
@@ -316,16 +316,15 @@ func (p *parser) sourceString(src int32, at, name string) (string, bool) {
 // base64 text out of the body once. The text is checked here, so that a
 // bad one is named as the client sent it.
 func (p *parser) dataURL(src int32, at, mt string) (string, bool) {
-	d := p.t.field(src, "data")
+	d := p.t.Field(src, "data")
 	param := at + ".source.data"
-	if p.t.kind(d) != '"' {
+	if p.t.Kind(d) != '"' {
 		p.fail(param, "missing_required_parameter", "%s: Field required", param)
 		return "", false
 	}
-	nd := &p.t.nodes[d]
-	raw := p.t.body[nd.start:nd.end]
-	if nd.esc { // rare: "\/" or "\n" escapes
-		s, _ := p.t.str(d)
+	raw, esc := p.t.RawStr(d)
+	if esc { // rare: "\/" or "\n" escapes
+		s, _ := p.t.Str(d)
 		raw = []byte(s)
 	}
 	if !validBase64(raw) {
@@ -366,24 +365,23 @@ func validBase64(b []byte) bool {
 // toolUse reads an assistant tool_use block into a tool call whose
 // arguments are the JSON text of input.
 func (p *parser) toolUse(m *conv.Message, b int32, at string) {
-	id, ok := p.t.str(p.t.field(b, "id"))
+	id, ok := p.t.Str(p.t.Field(b, "id"))
 	if !ok || id == "" {
 		p.fail(at+".id", "missing_required_parameter", "%s.id: Field required", at)
 		return
 	}
-	name, ok := p.t.str(p.t.field(b, "name"))
+	name, ok := p.t.Str(p.t.Field(b, "name"))
 	if !ok || name == "" {
 		p.fail(at+".name", "missing_required_parameter", "%s.name: Field required", at)
 		return
 	}
 	args := "{}"
-	if in := p.t.field(b, "input"); p.t.present(in) {
-		if p.t.kind(in) != '{' {
+	if in := p.t.Field(b, "input"); p.t.Present(in) {
+		if p.t.Kind(in) != '{' {
 			p.fail(at+".input", "invalid_type", "%s.input: Input should be an object", at)
 			return
 		}
-		nd := &p.t.nodes[in]
-		args = string(p.t.body[nd.start:nd.end])
+		args = string(p.t.Raw(in))
 	}
 	m.ToolCalls = append(m.ToolCalls, conv.ToolCall{ID: id, Type: "function", Name: name, Arguments: args})
 }
@@ -391,14 +389,14 @@ func (p *parser) toolUse(m *conv.Message, b int32, at string) {
 // toolResult appends a tool message for a tool_result block; its images
 // are returned, for the user message that follows.
 func (p *parser) toolResult(out []conv.Message, b int32, at string) ([]conv.Message, []conv.Part) {
-	id, ok := p.t.str(p.t.field(b, "tool_use_id"))
+	id, ok := p.t.Str(p.t.Field(b, "tool_use_id"))
 	if !ok || id == "" {
 		p.fail(at+".tool_use_id", "missing_required_parameter", "%s.tool_use_id: Field required", at)
 		return out, nil
 	}
-	isErr, _ := p.t.boolean(p.t.field(b, "is_error"))
-	c := p.t.field(b, "content")
-	if s, ok := p.t.str(c); ok && !isErr { // the common case, without a second copy
+	isErr, _ := p.t.Bool(p.t.Field(b, "is_error"))
+	c := p.t.Field(b, "content")
+	if s, ok := p.t.Str(c); ok && !isErr { // the common case, without a second copy
 		return append(out, conv.Message{Role: conv.RoleTool, ToolCallID: id, Param: at, IDParam: at + ".tool_use_id",
 			Content: []conv.Part{{Type: conv.PartText, Text: s}}, Text: true}), nil
 	}
@@ -407,15 +405,15 @@ func (p *parser) toolResult(out []conv.Message, b int32, at string) ([]conv.Mess
 		text.WriteString("Error: ")
 	}
 	var images []conv.Part
-	if s, ok := p.t.str(c); ok {
+	if s, ok := p.t.Str(c); ok {
 		text.WriteString(s)
-	} else if p.t.present(c) {
-		if p.t.kind(c) != '[' {
+	} else if p.t.Present(c) {
+		if p.t.Kind(c) != '[' {
 			p.fail(at+".content", "invalid_type", "%s.content: Input should be a valid string or a list of blocks", at)
 			return out, nil
 		}
 		sep := false
-		p.t.children(c, func(k int, cb int32) bool {
+		p.t.Children(c, func(k int, cb int32) bool {
 			cat := fmt.Sprintf("%s.content[%d]", at, k)
 			typ, ok := p.blockType(cb, cat)
 			if !ok {

@@ -69,17 +69,8 @@ type jsonOutput struct {
 	w        http.ResponseWriter
 	model    string
 	thinking bool
-	first    time.Time
+	conv.Whole
 }
-
-func (*jsonOutput) Content([]byte) error               { return nil }
-func (*jsonOutput) Reasoning([]byte) error             { return nil }
-func (*jsonOutput) ToolCall(int, string, string) error { return nil }
-func (*jsonOutput) ToolArgs(int, []byte) error         { return nil }
-func (*jsonOutput) HoldFlushes()                       {}
-func (*jsonOutput) Flush() error                       { return nil }
-func (*jsonOutput) Close()                             {}
-func (o *jsonOutput) FirstWrite() time.Time            { return o.first }
 
 func (o *jsonOutput) Finish(r *conv.Result) error {
 	body := appendMessage(nil, newID("msg_"), o.model, r, o.thinking)
@@ -90,13 +81,13 @@ func (o *jsonOutput) Finish(r *conv.Result) error {
 	h.Set("Request-Id", newID("req_"))
 	o.w.WriteHeader(http.StatusOK)
 	_, err := o.w.Write(body)
-	o.first = time.Now()
+	o.Wrote = time.Now()
 	return err
 }
 
 func (o *jsonOutput) Fail(e *conv.Error) bool {
 	writeError(o.w, e)
-	o.first = time.Now()
+	o.Wrote = time.Now()
 	return true
 }
 

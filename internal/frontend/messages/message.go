@@ -138,6 +138,6 @@ func appendMessage(dst []byte, id, model string, r *conv.Result, thinking bool) 
 	buf := bytes.NewBuffer(dst)
 	enc := json.NewEncoder(buf)
 	enc.SetEscapeHTML(false)
-	enc.Encode(m)
+	_ = enc.Encode(m) // plain fields: cannot fail
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }

@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/poe-openai/caddy-poe-openai/internal/conv"
+	"github.com/poe-openai/caddy-poe-openai/internal/jsontree"
 )
 
 // options are what the request asks of the answer's shape, beyond conv.Request.
@@ -23,18 +24,15 @@ type options struct {
 // types and server tools are accepted and ignored: a 400 costs Claude
 // Code three round trips.
 //
-// The body is indexed once (jsontree.go) and only the strings kept are
-// copied out of it. BenchmarkParse vs BenchmarkParseEncodingJSON on a
+// The body is validated once (internal/jsontree) and only the strings
+// kept are copied out of it. BenchmarkParse vs BenchmarkParseEncodingJSON on a
 // 115 KB Claude Code body (2 cores, loaded machine): 0.42-0.52 ms and
 // 262 KB allocated here, 1.5-2.0 ms and 369 KB with encoding/json, which
 // does none of the validation.
 func parseRequest(body []byte, count bool) (*conv.Request, options, *conv.Error) {
 	var opts options
-	t, err := parseTree(body)
-	if err != nil || t.kind(0) != '{' {
-		if err == nil {
-			err = fmt.Errorf("the body is not an object")
-		}
+	t, err := jsontree.ParseObject(body)
+	if err != nil {
 		return nil, opts, conv.InvalidRequest("", "invalid_json", "We could not parse the JSON body of your request: %s. The body must be a JSON object.", err)
 	}
 	p := parser{t: t}
@@ -58,7 +56,7 @@ func parseRequest(body []byte, count bool) (*conv.Request, options, *conv.Error)
 }
 
 type parser struct {
-	t   *tree
+	t   *jsontree.Tree
 	err *conv.Error
 	// serverTools are the names of the dropped server tools, which a
 	// tool_choice may name.
@@ -73,8 +71,8 @@ func (p *parser) fail(param, code, format string, args ...any) {
 
 // present returns a top-level field unless it is absent or null (-1).
 func (p *parser) present(name string) int32 {
-	i := p.t.field(0, name)
-	if !p.t.present(i) {
+	i := p.t.Field(p.t.Root(), name)
+	if !p.t.Present(i) {
 		return -1
 	}
 	return i
@@ -86,7 +84,7 @@ func (p *parser) requiredString(name string) string {
 		p.fail(name, "missing_required_parameter", "%s: Field required", name)
 		return ""
 	}
-	s, ok := p.t.str(i)
+	s, ok := p.t.Str(i)
 	if !ok {
 		p.fail(name, "invalid_type", "%s: Input should be a valid string", name)
 		return ""
@@ -102,7 +100,7 @@ func (p *parser) optionalBool(name string) bool {
 	if i < 0 {
 		return false
 	}
-	b, ok := p.t.boolean(i)
+	b, ok := p.t.Bool(i)
 	if !ok {
 		p.fail(name, "invalid_type", "%s: Input should be a valid boolean", name)
 	}
@@ -111,7 +109,7 @@ func (p *parser) optionalBool(name string) bool {
 
 // integer reads a number that has no fractional part.
 func (p *parser) integer(i int32) (int64, bool) {
-	f, ok := p.t.float(i)
+	f, ok := p.t.Float(i)
 	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 		return 0, false
 	}
@@ -138,7 +136,7 @@ func (p *parser) temperature() *float64 {
 	if i < 0 {
 		return nil
 	}
-	f, ok := p.t.float(i)
+	f, ok := p.t.Float(i)
 	if !ok || f < 0 || f > 1 {
 		p.fail("temperature", "invalid_value", "temperature: Input should be a number between 0 and 1")
 		return nil
@@ -151,13 +149,13 @@ func (p *parser) stopSequences() []string {
 	if i < 0 {
 		return nil
 	}
-	if p.t.kind(i) != '[' {
+	if p.t.Kind(i) != '[' {
 		p.fail("stop_sequences", "invalid_type", "stop_sequences: Input should be a valid list")
 		return nil
 	}
-	out := make([]string, 0, p.t.count(i))
-	p.t.children(i, func(n int, c int32) bool {
-		s, ok := p.t.str(c)
+	out := make([]string, 0, p.t.Len(i))
+	p.t.Children(i, func(n int, c int32) bool {
+		s, ok := p.t.Str(c)
 		if !ok {
 			p.fail(fmt.Sprintf("stop_sequences[%d]", n), "invalid_type", "stop_sequences[%d]: Input should be a valid string", n)
 			return false
@@ -179,24 +177,24 @@ func (p *parser) tools() []conv.Tool {
 	if i < 0 {
 		return nil
 	}
-	if p.t.kind(i) != '[' {
+	if p.t.Kind(i) != '[' {
 		p.fail("tools", "invalid_type", "tools: Input should be a valid list")
 		return nil
 	}
-	tools := make([]conv.Tool, 0, p.t.count(i))
+	tools := make([]conv.Tool, 0, p.t.Len(i))
 	seen := map[string]bool{}
-	p.t.children(i, func(n int, item int32) bool {
+	p.t.Children(i, func(n int, item int32) bool {
 		at := fmt.Sprintf("tools[%d]", n)
-		if p.t.kind(item) != '{' {
+		if p.t.Kind(item) != '{' {
 			p.fail(at, "invalid_type", "%s: Input should be an object", at)
 			return false
 		}
-		name, _ := p.t.str(p.t.field(item, "name"))
-		if typ, ok := p.t.str(p.t.field(item, "type")); ok && typ != "custom" {
+		name, _ := p.t.Str(p.t.Field(item, "name"))
+		if typ, ok := p.t.Str(p.t.Field(item, "type")); ok && typ != "custom" {
 			p.serverTools = append(p.serverTools, name)
 			return true
 		}
-		if deferred, _ := p.t.boolean(p.t.field(item, "defer_loading")); deferred {
+		if deferred, _ := p.t.Bool(p.t.Field(item, "defer_loading")); deferred {
 			return true
 		}
 		if !toolName.MatchString(name) {
@@ -209,19 +207,19 @@ func (p *parser) tools() []conv.Tool {
 		}
 		seen[name] = true
 		tool := conv.Tool{Name: name}
-		if d := p.t.field(item, "description"); p.t.present(d) {
+		if d := p.t.Field(item, "description"); p.t.Present(d) {
 			var ok bool
-			if tool.Description, ok = p.t.str(d); !ok {
+			if tool.Description, ok = p.t.Str(d); !ok {
 				p.fail(at+".description", "invalid_type", "%s.description: Input should be a valid string", at)
 				return false
 			}
 		}
-		if s := p.t.field(item, "input_schema"); p.t.present(s) {
-			if p.t.kind(s) != '{' {
+		if s := p.t.Field(item, "input_schema"); p.t.Present(s) {
+			if p.t.Kind(s) != '{' {
 				p.fail(at+".input_schema", "invalid_type", "%s.input_schema: Input should be an object", at)
 				return false
 			}
-			tool.Parameters = p.t.raw(s)
+			tool.Parameters = p.t.Raw(s)
 		}
 		tools = append(tools, tool)
 		return true
@@ -237,8 +235,8 @@ func (p *parser) toolChoice(tools []conv.Tool) conv.ToolChoice {
 	if i < 0 {
 		return conv.ToolChoice{}
 	}
-	typ, ok := p.t.str(p.t.field(i, "type"))
-	if p.t.kind(i) != '{' || !ok {
+	typ, ok := p.t.Str(p.t.Field(i, "type"))
+	if p.t.Kind(i) != '{' || !ok {
 		p.fail("tool_choice", "invalid_type", "tool_choice: Input should be an object with a 'type'")
 		return conv.ToolChoice{}
 	}
@@ -250,7 +248,7 @@ func (p *parser) toolChoice(tools []conv.Tool) conv.ToolChoice {
 	case "none":
 		return conv.ToolChoice{Mode: conv.ToolChoiceNone}
 	case "tool":
-		name, _ := p.t.str(p.t.field(i, "name"))
+		name, _ := p.t.Str(p.t.Field(i, "name"))
 		for _, t := range tools {
 			if t.Name == name {
 				return conv.ToolChoice{Mode: conv.ToolChoiceFunction, Name: name}
@@ -279,16 +277,16 @@ func (p *parser) thinking() (effort string, show bool) {
 	if i < 0 {
 		return effort, false
 	}
-	typ, ok := p.t.str(p.t.field(i, "type"))
-	if p.t.kind(i) != '{' || !ok {
+	typ, ok := p.t.Str(p.t.Field(i, "type"))
+	if p.t.Kind(i) != '{' || !ok {
 		p.fail("thinking", "invalid_type", "thinking: Input should be an object with a 'type'")
 		return "", false
 	}
-	display, _ := p.t.str(p.t.field(i, "display"))
+	display, _ := p.t.Str(p.t.Field(i, "display"))
 	show = display != "omitted"
 	switch typ {
 	case "enabled":
-		b := p.t.field(i, "budget_tokens")
+		b := p.t.Field(i, "budget_tokens")
 		budget, isInt := p.integer(b)
 		if !isInt || budget < 1 {
 			p.fail("thinking.budget_tokens", "invalid_value", "thinking.budget_tokens: Input should be a positive integer")
@@ -320,14 +318,14 @@ func (p *parser) thinking() (effort string, show bool) {
 // max (sent as xhigh, the highest effort Poe's flag knows).
 func (p *parser) outputEffort() string {
 	oc := p.present("output_config")
-	if p.t.kind(oc) != '{' {
+	if p.t.Kind(oc) != '{' {
 		return ""
 	}
-	e := p.t.field(oc, "effort")
-	if !p.t.present(e) {
+	e := p.t.Field(oc, "effort")
+	if !p.t.Present(e) {
 		return ""
 	}
-	s, _ := p.t.str(e)
+	s, _ := p.t.Str(e)
 	switch s {
 	case "low", "medium", "high", "xhigh":
 		return s

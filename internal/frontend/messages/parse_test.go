@@ -1,8 +1,10 @@
 package messages
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
+	"runtime"
 	"strings"
 	"testing"
 
@@ -267,5 +269,29 @@ func TestValidBase64(t *testing.T) {
 		if got := validBase64([]byte(s)); got != want {
 			t.Errorf("%q: %v", s, got)
 		}
+	}
+}
+
+// TestHostileBodyCostsLittle: a field nobody reads is skipped, not
+// indexed, whatever its shape (the eager tree this package once had
+// allocated about 25 bytes per array element: 200 MB here).
+func TestHostileBodyCostsLittle(t *testing.T) {
+	junk := bytes.Repeat([]byte("0,"), 4<<20)
+	body := append([]byte(`{"model":"m","max_tokens":5,"messages":[{"role":"user","content":"hi"}],"junk":[`), junk...)
+	body = append(body, "0]}"...)
+	allocs := testing.AllocsPerRun(2, func() {
+		if _, _, e := parseRequest(body, false); e != nil {
+			t.Fatal(e.Message)
+		}
+	})
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	parseRequest(body, false)
+	runtime.ReadMemStats(&after)
+	if grew := after.TotalAlloc - before.TotalAlloc; allocs > 100 || grew > 64<<10 {
+		t.Fatalf("an 8 MB ignored array cost %v allocations, %d bytes", allocs, grew)
+	}
+	if _, _, e := parseRequest(append([]byte("[1,"), junk...), false); e == nil || e.Code != "invalid_json" {
+		t.Fatalf("a top-level array: %+v", e)
 	}
 }

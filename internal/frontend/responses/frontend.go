@@ -17,17 +17,25 @@ import (
 type Options struct {
 	StoreBytes int64         // bound of the stored responses, in bytes; 0 = store nothing
 	StoreTTL   time.Duration // lifetime of a stored response
+	// Remote, when set, keeps the stored responses where every instance
+	// finds them (the Redis of `redis`), with this instance's memory as
+	// fallback: see remoteStore.
+	Remote Remote
 }
 
 // FrontEnd serves /responses.
 type FrontEnd struct {
 	opts  Options
-	store *store
+	store responseStore
 }
 
 // New returns a front end with its own response store.
 func New(opts Options) *FrontEnd {
-	return &FrontEnd{opts: opts, store: newStore(opts.StoreBytes, opts.StoreTTL, time.Now)}
+	local := newStore(opts.StoreBytes, opts.StoreTTL, time.Now)
+	if opts.Remote != nil {
+		return &FrontEnd{opts: opts, store: newRemoteStore(opts.Remote, local)}
+	}
+	return &FrontEnd{opts: opts, store: local}
 }
 
 // Parse validates a /responses body. client keys the stored responses.
@@ -126,17 +134,8 @@ type jsonOutput struct {
 	p       *parsed
 	w       http.ResponseWriter
 	created int64
-	first   time.Time
+	conv.Whole
 }
-
-func (*jsonOutput) Content([]byte) error               { return nil }
-func (*jsonOutput) Reasoning([]byte) error             { return nil }
-func (*jsonOutput) ToolCall(int, string, string) error { return nil }
-func (*jsonOutput) ToolArgs(int, []byte) error         { return nil }
-func (*jsonOutput) HoldFlushes()                       {}
-func (*jsonOutput) Flush() error                       { return nil }
-func (*jsonOutput) Close()                             {}
-func (o *jsonOutput) FirstWrite() time.Time            { return o.first }
 
 func (o *jsonOutput) Finish(res *conv.Result) error {
 	r := o.p.base(o.created)
@@ -156,13 +155,13 @@ func (o *jsonOutput) Finish(res *conv.Result) error {
 	o.w.Header().Set("Content-Type", "application/json")
 	o.w.WriteHeader(http.StatusOK)
 	_, err := o.w.Write(append(body, '\n'))
-	o.first = time.Now()
+	o.Wrote = time.Now()
 	return err
 }
 
 func (o *jsonOutput) Fail(e *conv.Error) bool {
 	chat.WriteError(o.w, e)
-	o.first = time.Now()
+	o.Wrote = time.Now()
 	return true
 }
 

@@ -226,6 +226,6 @@ func marshal(v any) []byte {
 	var buf bytes.Buffer
 	enc := json.NewEncoder(&buf)
 	enc.SetEscapeHTML(false)
-	enc.Encode(v)
+	_ = enc.Encode(v) // our own types: cannot fail
 	return bytes.TrimSuffix(buf.Bytes(), []byte("\n"))
 }

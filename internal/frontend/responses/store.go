@@ -9,6 +9,16 @@ import (
 	"github.com/poe-openai/caddy-poe-openai/internal/conv"
 )
 
+// responseStore keeps finished responses: in memory (store), or in the
+// shared Redis with a memory store as fallback (remoteStore).
+type responseStore interface {
+	enabled() bool
+	put(client, id string, msgs []conv.Message, body []byte)
+	conversation(client, id string) ([]conv.Message, bool)
+	body(client, id string) ([]byte, bool)
+	remove(client, id string) bool
+}
+
 // store keeps finished responses in memory for previous_response_id and
 // GET /responses/{id}: per client (a client never sees another's), at
 // most max bytes (approximately; least recently used first out), each for

@@ -248,23 +248,22 @@ func (s *stream) toolCalls() []conv.ToolCall {
 
 func (s *stream) Finish(r *conv.Result) error {
 	calls := s.toolCalls()
-	var body []byte
 	err := s.sse.End(func(b []byte) []byte {
 		b = s.closeItem(s.begin(b))
 		for _, c := range calls {
 			b = s.callItemEvents(b, c)
 		}
 		finish(s.resp, r, time.Now().Unix())
-		body = marshal(s.resp)
+		body := marshal(s.resp)
 		name := "response.completed"
 		if s.resp.Status == "incomplete" {
 			name = "response.incomplete"
 		}
+		// Stored before the client reads the end: its next request may
+		// reach another instance at once.
+		s.p.save(s.resp, body, answerMessage(string(s.content), calls))
 		return s.event(b, name, func(b []byte) []byte { return append(append(b, `,"response":`...), body...) })
 	})
-	if body != nil {
-		s.p.save(s.resp, body, answerMessage(string(s.content), calls))
-	}
 	return err
 }
 

@@ -130,7 +130,7 @@ func (s *Writer) Fail(writeHTTP func(http.ResponseWriter), add func(dst []byte) 
 		return true
 	}
 	s.out = add(s.pending())
-	s.send()
+	_ = s.send() // a gone client shows at the next write
 	return false
 }
 
@@ -240,7 +240,7 @@ func (s *Writer) tick() {
 			s.writeHeaders()
 		}
 		s.out = s.ping(s.pending())
-		s.writeOut()
+		_ = s.writeOut() // a gone client shows at the next write
 		idle = 0
 	}
 	s.timer.Reset(s.keepAlive - idle)

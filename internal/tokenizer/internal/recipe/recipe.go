@@ -1,4 +1,8 @@
-package main
+// Package recipe makes the long texts of the tokenizer's tests from the
+// one-line recipes of testdata/long.txt, for the tests and for the
+// generator that writes their reference counts: both must make the same
+// bytes, so there is one copy.
+package recipe
 
 import (
 	"errors"
@@ -7,41 +11,40 @@ import (
 	"strings"
 )
 
-// The recipes of testdata/long.txt. This is a copy of the code in the
-// tokenizer's patho_test.go: keep the two in step (the reference counts
-// would stop matching).
+// Xorshift is a tiny generator whose output no Go release changes.
+type Xorshift uint64
 
-type xorshift uint64
-
-func (x *xorshift) intn(n int) int {
+// Intn returns a number in [0, n).
+func (x *Xorshift) Intn(n int) int {
 	*x ^= *x << 13
 	*x ^= *x >> 7
 	*x ^= *x << 17
 	return int(uint64(*x) % uint64(n))
 }
 
-func randomText(seed uint64, n int, alphabet ...string) string {
-	x := xorshift(seed)
+// RandomText is n bytes of words drawn from alphabet.
+func RandomText(seed uint64, n int, alphabet ...string) string {
+	x := Xorshift(seed)
 	var b strings.Builder
 	b.Grow(n + 8)
 	for b.Len() < n {
-		b.WriteString(alphabet[x.intn(len(alphabet))])
+		b.WriteString(alphabet[x.Intn(len(alphabet))])
 	}
 	return b.String()[:n]
 }
 
 func brokenRun(seed uint64, n int, unit string, every int) string {
-	x := xorshift(seed)
+	x := Xorshift(seed)
 	var b strings.Builder
 	for b.Len() < n {
-		b.WriteString(strings.Repeat(unit, (every/2+x.intn(every))/len(unit)))
-		b.WriteByte(byte('a' + x.intn(26)))
+		b.WriteString(strings.Repeat(unit, (every/2+x.Intn(every))/len(unit)))
+		b.WriteByte(byte('a' + x.Intn(26)))
 	}
 	return b.String()[:n]
 }
 
-// recipes returns the names and recipes of a long.txt file.
-func recipes(file string) (names, recipes []string) {
+// Parse returns the names and recipes of a long.txt file.
+func Parse(file string) (names, recipes []string) {
 	for _, line := range strings.Split(file, "\n") {
 		if line == "" || line[0] == '#' {
 			continue
@@ -52,8 +55,8 @@ func recipes(file string) (names, recipes []string) {
 	return names, recipes
 }
 
-// fromRecipe makes the text of a recipe at n bytes.
-func fromRecipe(recipe string, n int) (string, error) {
+// Text makes the text of a recipe at n bytes.
+func Text(recipe string, n int) (string, error) {
 	kind, rest, _ := strings.Cut(recipe, " ")
 	var args []string
 	for rest = strings.TrimSpace(rest); rest != ""; rest = strings.TrimSpace(rest) {
@@ -78,7 +81,7 @@ func fromRecipe(recipe string, n int) (string, error) {
 		return s, nil
 	case kind == "rand" && len(args) >= 2:
 		seed, err := strconv.ParseUint(args[0], 10, 64)
-		return randomText(seed, n, args[1:]...), err
+		return RandomText(seed, n, args[1:]...), err
 	case kind == "broken" && len(args) == 3:
 		seed, err1 := strconv.ParseUint(args[0], 10, 64)
 		every, err2 := strconv.Atoi(args[2])

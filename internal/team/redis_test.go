@@ -1,0 +1,156 @@
+package team
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+
+	"github.com/poe-openai/caddy-poe-openai/internal/redistest"
+)
+
+// changes records a store's OnChange calls.
+type changes struct {
+	mu       sync.Mutex
+	up, down int
+}
+
+func (c *changes) note(up bool, err error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if up {
+		c.up++
+	} else if err != nil {
+		c.down++
+	}
+}
+
+func (c *changes) counts() (up, down int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.up, c.down
+}
+
+func newRedisStore(t *testing.T, url string, clk *clock, ch *changes) *Redis {
+	t.Helper()
+	o := RedisOptions{URL: url, Timeout: time.Second, Retry: time.Second, Now: clk.now}
+	if ch != nil {
+		o.OnChange = ch.note
+	}
+	r, err := NewRedis(o)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { r.Close() })
+	return r
+}
+
+func TestRedisStore(t *testing.T) {
+	srv := redistest.Start(t)
+	clk := &clock{at("2026-12-02T12:00:00Z")}
+	r := newRedisStore(t, srv.URL(), clk, nil)
+	today := DayOf(clk.t)
+	for _, a := range []struct {
+		day         Day
+		client, mdl string
+		c           Counts
+	}{
+		{today, "alice", "gpt-4o", Counts{1, 0, 10, 20}},
+		{today, "alice", "gpt-4o", Counts{1, 1, 5, 0}},
+		{today, "alice", "ns:model", Counts{Requests: 1, Completion: 3}},
+		{today - 3, "alice", "gpt-4o", Counts{Requests: 1, Prompt: 7}},
+		{today, "bob", "gpt-4o", Counts{Requests: 9}},
+	} {
+		if err := r.Add(a.day, a.client, a.mdl, a.c); err != nil {
+			t.Fatal(err)
+		}
+	}
+	got, err := r.Range("alice", today-5, today)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(got) != 2 || got[today]["gpt-4o"] != (Counts{2, 1, 15, 20}) || got[today]["ns:model"] != (Counts{Requests: 1, Completion: 3}) ||
+		got[today-3]["gpt-4o"] != (Counts{Requests: 1, Prompt: 7}) {
+		t.Fatalf("alice: %+v", got)
+	}
+
+	// Each day's hash expires KeepDays+1 days after the day began.
+	raw := redis.NewClient(&redis.Options{Addr: fmt.Sprintf("127.0.0.1:%d", srv.Port)})
+	defer raw.Close()
+	exp, err := raw.ExpireTime(context.Background(), "poe_openai:usage:alice:2026-11-29").Result()
+	if err != nil || exp != time.Duration((today-3+KeepDays+1).Time().Unix())*time.Second {
+		t.Errorf("expire time %v %v", exp, err)
+	}
+
+	// Budgets read the shared total: another instance's store sees it.
+	// This week began on Monday the 30th: the 29th's request is last week's.
+	other := newRedisStore(t, srv.URL(), clk, nil)
+	a := &Accounts{Store: other, Now: clk.now}
+	ref, err := a.Check(&Client{Name: "alice", Budgets: []Budget{{50, Tokens, PerDay}, {3, Requests, PerWeek}}})
+	if err != nil || ref == nil || ref.Budget.Unit != Requests || ref.Used != 3 {
+		t.Fatalf("refusal %+v %v", ref, err)
+	}
+}
+
+// An outage is reported once and lets budget checks through; the counts
+// made meanwhile reach Redis with the first write after it answers again,
+// and while it is down only one call per retry interval waits for it.
+func TestRedisStoreOutage(t *testing.T) {
+	srv := redistest.Start(t)
+	clk := &clock{at("2026-12-02T12:00:00Z")}
+	ch := new(changes)
+	r := newRedisStore(t, srv.URL(), clk, ch)
+	a := &Accounts{Store: r, Now: clk.now}
+	alice := &Client{Name: "alice", Budgets: []Budget{{2, Requests, PerDay}}}
+	if err := a.Record("alice", "m", Counts{Requests: 1}); err != nil {
+		t.Fatal(err)
+	}
+
+	srv.Kill()
+	for range 5 {
+		if err := a.Record("alice", "m", Counts{Requests: 1, Prompt: 4}); err != nil {
+			t.Fatalf("Record during the outage: %v", err)
+		}
+		ref, err := a.Check(alice)
+		if ref != nil || err == nil {
+			t.Fatalf("Check during the outage: %+v %v", ref, err)
+		}
+	}
+	if up, down := ch.counts(); up != 0 || down != 1 {
+		t.Fatalf("%d up, %d down reports; want 0, 1", up, down)
+	}
+	// Until the retry is due, calls do not go to Redis at all.
+	if _, err := r.Range("alice", 0, 0); !errors.Is(err, ErrDown) {
+		t.Fatalf("Range before the retry: %v", err)
+	}
+
+	srv.Start()
+	clk.t = clk.t.Add(time.Second)
+	if err := a.Record("alice", "m", Counts{Requests: 1}); err != nil {
+		t.Fatal(err)
+	}
+	if up, down := ch.counts(); up != 1 || down != 1 {
+		t.Fatalf("%d up, %d down reports after the return; want 1, 1", up, down)
+	}
+	// The restarted server starts empty (no persistence): it holds the
+	// outage's five requests and the one after.
+	today := DayOf(clk.t)
+	got, err := r.Range("alice", today, today)
+	if err != nil || got[today]["m"] != (Counts{Requests: 6, Prompt: 20}) {
+		t.Fatalf("after the outage: %+v %v", got, err)
+	}
+	if ref, _ := a.Check(alice); ref == nil {
+		t.Error("not refused after the outage")
+	}
+}
+
+func TestRedisStoreBadURL(t *testing.T) {
+	if _, err := NewRedis(RedisOptions{URL: "http://user:secret@x"}); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("%v", err)
+	}
+}
