@@ -197,7 +197,7 @@ func TestStatusScenario(t *testing.T) {
 	}
 	alice, bob := st.Handlers[0].Clients[clients["alice"]], st.Handlers[0].Clients[clients["bob"]]
 	if alice.Name != "alice" || len(alice.Budgets) != 1 || alice.Budgets[0].Left != 0 || alice.Budgets[0].Used != 1 ||
-		alice.Budgets[0].Budget != "1 requests per day" || alice.Today.Requests < 1 {
+		alice.Budgets[0].Budget != "1 request per day" || alice.Today.Requests < 1 {
 		t.Fatalf("alice %+v", alice)
 	}
 	if bob.Name != "bob" || bob.Today.Tokens == 0 || bob.Month.Tokens < bob.Today.Tokens || len(bob.Daily) != 14 ||

@@ -278,6 +278,9 @@ func TestBudgetRequestsAcrossReload(t *testing.T) {
 		client alice sk-alice {
 			budget 3 requests per month
 		}
+		client wes sk-wes {
+			budget 1 requests per week
+		}
 		base_url {FAKE}
 	}`
 	s := startCaddyWith(t, url, "storage file_system "+dir, fmt.Sprintf(cfg, 1))
@@ -305,6 +308,23 @@ func TestBudgetRequestsAcrossReload(t *testing.T) {
 	checkRetryAfter(t, r, true)
 	if e := decodeError(t, r); e.Error.Type != "rate_limit_error" || !strings.Contains(e.Error.Message, "3 requests per month") {
 		t.Errorf("refusal: %+v", e)
+	}
+
+	// A week's budget, in the Chat API: the refusal says when the ISO week
+	// ends (the next Monday, 00:00 UTC).
+	if r := s.post("/v1/chat/completions", "sk-wes", chatBody("claude-echo", "hi", false)); r.StatusCode != 200 {
+		t.Fatalf("wes first: %d", r.StatusCode)
+	}
+	r = s.post("/v1/chat/completions", "sk-wes", chatBody("claude-echo", "hi", false))
+	if r.StatusCode != 429 {
+		t.Fatalf("wes second: %d", r.StatusCode)
+	}
+	now := time.Now().UTC()
+	day := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	monday := day.AddDate(0, 0, 7-(int(day.Weekday())+6)%7)
+	if e := decodeError(t, r); !strings.Contains(e.Error.Message, "1 request per week") ||
+		!strings.Contains(e.Error.Message, monday.Format(time.RFC3339)) {
+		t.Errorf("week refusal: %+v (want a reset at %s)", e, monday.Format(time.RFC3339))
 	}
 }
 

@@ -3,6 +3,7 @@ package conv
 import (
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 )
 
@@ -41,4 +42,19 @@ func InvalidRequest(param, code, format string, args ...any) *Error {
 func RetryAfterSeconds(d time.Duration) int {
 	s := int((d + time.Second - 1) / time.Second)
 	return max(s, 1)
+}
+
+// SetHeaders sets what every error response carries, in any front end's
+// format: a JSON body of n bytes, Retry-After, and x-should-retry: false
+// where retrying at once cannot help.
+func (e *Error) SetHeaders(h http.Header, n int) {
+	h.Set("Content-Type", "application/json")
+	h.Set("Content-Length", strconv.Itoa(n))
+	h.Del("Content-Encoding")
+	if e.RetryAfter > 0 {
+		h.Set("Retry-After", strconv.Itoa(RetryAfterSeconds(e.RetryAfter)))
+	}
+	if e.NoRetry {
+		h.Set("X-Should-Retry", "false")
+	}
 }

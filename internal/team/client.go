@@ -24,9 +24,13 @@ type Budget struct {
 	Period Period `json:"per"`
 }
 
-// String reads like the Caddyfile: "1000 tokens per day".
+// String reads like the Caddyfile: "1000 tokens per day" ("1 request").
 func (b Budget) String() string {
-	return fmt.Sprintf("%d %s per %s", b.Limit, b.Unit, b.Period)
+	unit := string(b.Unit)
+	if b.Limit == 1 {
+		unit = strings.TrimSuffix(unit, "s")
+	}
+	return fmt.Sprintf("%d %s per %s", b.Limit, unit, b.Period)
 }
 
 // ParseBudget reads `<n> tokens|requests per day|week|month`.

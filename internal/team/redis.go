@@ -64,6 +64,10 @@ type Redis struct {
 	down    bool
 	lastTry time.Time
 	pending map[pendKey]Counts
+	// Group commit: next is closed once the counts pending now are
+	// written (or failed); writing says a writer goroutine is running.
+	next    chan struct{}
+	writing bool
 }
 
 type pendKey struct {
@@ -119,9 +123,12 @@ const (
 	fieldCompletion = "c:"
 )
 
-// Add implements Store. During an outage the counts wait here for the
-// next write that reaches Redis; the error is then nil, since nothing is
-// lost yet.
+// Add implements Store. It returns once its counts were written with the
+// others pending (group commit: under load one pipeline carries many
+// requests' counts, at most one pipeline in flight, so Redis costs a round
+// trip per batch, not per request; a caller waits at most two call
+// deadlines). During an outage the counts wait here for the next write
+// that reaches Redis; the error is then nil, since nothing is lost yet.
 func (r *Redis) Add(day Day, client, model string, c Counts) error {
 	r.mu.Lock()
 	k := pendKey{day, client, model}
@@ -132,11 +139,50 @@ func (r *Redis) Add(day Day, client, model string, c Counts) error {
 		r.mu.Unlock()
 		return nil
 	}
-	batch := r.pending // this call's counts and any left by an outage
-	r.pending = map[pendKey]Counts{}
+	if r.next == nil {
+		r.next = make(chan struct{})
+	}
+	done := r.next
+	if !r.writing {
+		r.writing = true
+		go r.writeLoop()
+	}
 	r.mu.Unlock()
+	<-done
+	return nil
+}
 
-	err := r.call(func(ctx context.Context) error {
+// writeLoop writes what is pending, batch after batch, until a batch
+// finds nobody waiting.
+func (r *Redis) writeLoop() {
+	for {
+		r.mu.Lock()
+		if r.next == nil {
+			r.writing = false
+			r.mu.Unlock()
+			return
+		}
+		batch, done := r.pending, r.next // any counts left by an outage go too
+		r.pending, r.next = map[pendKey]Counts{}, nil
+		r.mu.Unlock()
+		if err := r.write(batch); err != nil {
+			// Not knowing which increments landed, keep them all: counting
+			// a few twice after an outage is better than losing them.
+			r.mu.Lock()
+			for k, c := range batch {
+				if _, ok := r.pending[k]; ok || len(r.pending) < maxPending {
+					r.pending[k] = r.pending[k].Add(c)
+				}
+			}
+			r.mu.Unlock()
+		}
+		close(done)
+	}
+}
+
+// write sends one batch in one pipeline.
+func (r *Redis) write(batch map[pendKey]Counts) error {
+	return r.call(func(ctx context.Context) error {
 		_, err := r.c.Pipelined(ctx, func(p redis.Pipeliner) error {
 			for k, c := range batch {
 				key := dayKey(k.client, k.day)
@@ -154,18 +200,6 @@ func (r *Redis) Add(day Day, client, model string, c Counts) error {
 		})
 		return err
 	})
-	if err != nil {
-		// Not knowing which increments landed, keep them all: counting a
-		// few twice after an outage is better than losing them.
-		r.mu.Lock()
-		for k, c := range batch {
-			if _, ok := r.pending[k]; ok || len(r.pending) < maxPending {
-				r.pending[k] = r.pending[k].Add(c)
-			}
-		}
-		r.mu.Unlock()
-	}
-	return nil
 }
 
 // Range implements Store: one round trip for all the days.

@@ -154,3 +154,51 @@ func TestRedisStoreBadURL(t *testing.T) {
 		t.Fatalf("%v", err)
 	}
 }
+
+// TestRedisStoreGroupCommit: requests that finish while a write is in
+// flight share the next pipeline, and each Add returns only once its
+// counts are in Redis. Redis is paused so that the first write is held
+// while the rest arrive: two pipelines, however many requests.
+func TestRedisStoreGroupCommit(t *testing.T) {
+	srv := redistest.Start(t)
+	clk := &clock{at("2026-12-02T12:00:00Z")}
+	r := newRedisStore(t, srv.URL(), clk, nil)
+	admin := redis.NewClient(&redis.Options{Addr: strings.TrimSuffix(strings.TrimPrefix(srv.URL(), "redis://"), "/0")})
+	defer admin.Close()
+	ctx := context.Background()
+	if err := admin.ConfigResetStat(ctx).Err(); err != nil {
+		t.Fatal(err)
+	}
+	// Writes wait 400 ms (under the store's 1 s deadline); the first Add's
+	// pipeline is held there while the others queue behind it.
+	if err := admin.Do(ctx, "CLIENT", "PAUSE", 400, "WRITE").Err(); err != nil {
+		t.Fatal(err)
+	}
+	const n = 200
+	var wg sync.WaitGroup
+	for range n {
+		wg.Go(func() {
+			if err := r.Add(DayOf(clk.t), "alice", "m", Counts{Requests: 1}); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+	wg.Wait()
+	got, err := r.Range("alice", DayOf(clk.t), DayOf(clk.t))
+	if err != nil || got[DayOf(clk.t)]["m"].Requests != n {
+		t.Fatalf("counted %+v (%v), want %d requests", got, err, n)
+	}
+	stats, err := admin.Info(ctx, "commandstats").Result()
+	if err != nil {
+		t.Fatal(err)
+	}
+	calls := 0
+	for _, line := range strings.Split(stats, "\n") {
+		if rest, ok := strings.CutPrefix(line, "cmdstat_hincrby:calls="); ok {
+			fmt.Sscanf(rest, "%d", &calls)
+		}
+	}
+	if calls < 1 || calls > 3 {
+		t.Fatalf("%d HINCRBY calls for %d requests, want 2 (one pipeline per batch)", calls, n)
+	}
+}

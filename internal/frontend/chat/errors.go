@@ -8,7 +8,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"net/http"
-	"strconv"
 
 	"github.com/poe-openai/caddy-poe-openai/internal/conv"
 )
@@ -42,22 +41,7 @@ func ErrorBody(e *conv.Error) []byte {
 // WriteError sends e as an HTTP response.
 func WriteError(w http.ResponseWriter, e *conv.Error) {
 	body := ErrorBody(e)
-	SetErrorHeaders(w.Header(), e, len(body)+1)
+	e.SetHeaders(w.Header(), len(body)+1)
 	w.WriteHeader(e.Status)
 	w.Write(append(body, '\n'))
-}
-
-// SetErrorHeaders sets what every error response carries, in any front
-// end's format: a JSON body of n bytes, Retry-After, and x-should-retry
-// where retrying at once cannot help.
-func SetErrorHeaders(h http.Header, e *conv.Error, n int) {
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(n))
-	h.Del("Content-Encoding")
-	if e.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(conv.RetryAfterSeconds(e.RetryAfter)))
-	}
-	if e.NoRetry {
-		h.Set("X-Should-Retry", "false")
-	}
 }

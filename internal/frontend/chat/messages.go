@@ -9,31 +9,31 @@ import (
 )
 
 func (p *parser) messages() []conv.Message {
-	if p.err != nil {
+	if p.Err != nil {
 		return nil
 	}
-	i := p.present("messages")
+	i := p.Present("messages")
 	if i < 0 {
-		p.fail("messages", "missing_required_parameter", "Missing required parameter: 'messages'.")
+		p.Fail("messages", "missing_required_parameter", "Missing required parameter: 'messages'.")
 		return nil
 	}
-	if p.t.Kind(i) != '[' {
-		p.fail("messages", "invalid_type", "'messages' must be an array.")
+	if p.T.Kind(i) != '[' {
+		p.Fail("messages", "invalid_type", "'messages' must be an array.")
 		return nil
 	}
-	n, span := p.t.Count(i)
+	n, span := p.T.Count(i)
 	if n == 0 {
-		p.fail("messages", "empty_array", "'messages' must contain at least one message.")
+		p.Fail("messages", "empty_array", "'messages' must contain at least one message.")
 		return nil
 	}
 	out := make([]conv.Message, 0, capFor(n, span, minMessageLen, unsafe.Sizeof(conv.Message{})))
-	p.t.Children(i, func(k int, item int32) bool {
+	p.T.Children(i, func(k int, item int32) bool {
 		var m conv.Message
 		ok := p.message(&m, item, fmt.Sprintf("messages[%d]", k))
 		out = append(out, m)
 		return ok
 	})
-	if p.err != nil {
+	if p.Err != nil {
 		return nil
 	}
 	return out
@@ -42,26 +42,26 @@ func (p *parser) messages() []conv.Message {
 // stringField reads an optional string field of object o, failing with its
 // param.
 func (p *parser) stringField(o int32, name, at string, required bool) (string, bool) {
-	i := p.t.Field(o, name)
+	i := p.T.Field(o, name)
 	param := at + "." + name
-	if !p.t.Present(i) {
+	if !p.T.Present(i) {
 		if required {
-			p.fail(param, "missing_required_parameter", "Missing required parameter: '%s'.", param)
+			p.Fail(param, "missing_required_parameter", "Missing required parameter: '%s'.", param)
 			return "", false
 		}
 		return "", true
 	}
-	s, ok := p.t.Str(i)
+	s, ok := p.T.Str(i)
 	if !ok {
-		p.fail(param, "invalid_type", "'%s' must be a string.", param)
+		p.Fail(param, "invalid_type", "'%s' must be a string.", param)
 		return "", false
 	}
 	return s, true
 }
 
 func (p *parser) message(m *conv.Message, o int32, at string) bool {
-	if p.t.Kind(o) != '{' {
-		p.fail(at, "invalid_type", "'%s' must be an object.", at)
+	if p.T.Kind(o) != '{' {
+		p.Fail(at, "invalid_type", "'%s' must be an object.", at)
 		return false
 	}
 	var ok bool
@@ -74,10 +74,10 @@ func (p *parser) message(m *conv.Message, o int32, at string) bool {
 	switch m.Role {
 	case conv.RoleSystem, conv.RoleDeveloper, conv.RoleUser, conv.RoleAssistant, conv.RoleTool, conv.RoleFunction:
 	default:
-		p.fail(at+".role", "invalid_value", "Invalid value for '%s.role': %q. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'.", at, m.Role)
+		p.Fail(at+".role", "invalid_value", "Invalid value for '%s.role': %q. Supported values are: 'system', 'developer', 'user', 'assistant', 'tool' and 'function'.", at, m.Role)
 		return false
 	}
-	functionCall := p.t.Field(o, "function_call")
+	functionCall := p.T.Field(o, "function_call")
 	if m.Role == conv.RoleAssistant && !p.toolCalls(m, o, functionCall, at) {
 		return false
 	}
@@ -86,20 +86,20 @@ func (p *parser) message(m *conv.Message, o int32, at string) bool {
 			return false
 		}
 		if m.ToolCallID == "" {
-			p.fail(at+".tool_call_id", "invalid_value", "'%s.tool_call_id' must not be empty.", at)
+			p.Fail(at+".tool_call_id", "invalid_value", "'%s.tool_call_id' must not be empty.", at)
 			return false
 		}
 	}
 	if m.Role == conv.RoleFunction && m.Name == "" {
-		p.fail(at+".name", "missing_required_parameter", "Missing required parameter: '%s.name'.", at)
+		p.Fail(at+".name", "missing_required_parameter", "Missing required parameter: '%s.name'.", at)
 		return false
 	}
 	// Content may be null only where OpenAI allows it.
-	nullable := m.Role == conv.RoleFunction || m.Role == conv.RoleAssistant && (len(m.ToolCalls) > 0 || p.t.Present(functionCall))
-	content := p.t.Field(o, "content")
-	if !p.t.Present(content) {
+	nullable := m.Role == conv.RoleFunction || m.Role == conv.RoleAssistant && (len(m.ToolCalls) > 0 || p.T.Present(functionCall))
+	content := p.T.Field(o, "content")
+	if !p.T.Present(content) {
 		if !nullable {
-			p.fail(at+".content", "missing_required_parameter", "Missing required parameter: '%s.content'.", at)
+			p.Fail(at+".content", "missing_required_parameter", "Missing required parameter: '%s.content'.", at)
 			return false
 		}
 		return true
@@ -108,59 +108,59 @@ func (p *parser) message(m *conv.Message, o int32, at string) bool {
 }
 
 func (p *parser) toolCalls(m *conv.Message, o, functionCall int32, at string) bool {
-	if p.t.Present(functionCall) {
+	if p.T.Present(functionCall) {
 		// The legacy single function_call becomes a tool call without id.
-		name, _ := p.t.Str(p.t.Field(functionCall, "name"))
-		args, argsOK := p.t.Str(p.t.Field(functionCall, "arguments"))
-		if p.t.Kind(functionCall) != '{' || name == "" || !argsOK && p.t.Present(p.t.Field(functionCall, "arguments")) {
-			p.fail(at+".function_call", "invalid_type", "'%s.function_call' must have a name and string arguments.", at)
+		name, _ := p.T.Str(p.T.Field(functionCall, "name"))
+		args, argsOK := p.T.Str(p.T.Field(functionCall, "arguments"))
+		if p.T.Kind(functionCall) != '{' || name == "" || !argsOK && p.T.Present(p.T.Field(functionCall, "arguments")) {
+			p.Fail(at+".function_call", "invalid_type", "'%s.function_call' must have a name and string arguments.", at)
 			return false
 		}
 		m.ToolCalls = append(m.ToolCalls, conv.ToolCall{Type: "function", Name: name, Arguments: args})
 	}
-	calls := p.t.Field(o, "tool_calls")
-	if !p.t.Present(calls) {
+	calls := p.T.Field(o, "tool_calls")
+	if !p.T.Present(calls) {
 		return true
 	}
-	if p.t.Kind(calls) != '[' {
-		p.fail(at+".tool_calls", "invalid_type", "'%s.tool_calls' must be an array of function calls.", at)
+	if p.T.Kind(calls) != '[' {
+		p.Fail(at+".tool_calls", "invalid_type", "'%s.tool_calls' must be an array of function calls.", at)
 		return false
 	}
-	p.t.Children(calls, func(j int, c int32) bool {
+	p.T.Children(calls, func(j int, c int32) bool {
 		cat := fmt.Sprintf("%s.tool_calls[%d]", at, j)
-		if p.t.Kind(c) != '{' {
-			p.fail(at+".tool_calls", "invalid_type", "'%s.tool_calls' must be an array of function calls.", at)
+		if p.T.Kind(c) != '{' {
+			p.Fail(at+".tool_calls", "invalid_type", "'%s.tool_calls' must be an array of function calls.", at)
 			return false
 		}
-		id, _ := p.t.Str(p.t.Field(c, "id"))
+		id, _ := p.T.Str(p.T.Field(c, "id"))
 		if id == "" {
-			p.fail(cat+".id", "missing_required_parameter", "Missing required parameter: '%s.id'.", cat)
+			p.Fail(cat+".id", "missing_required_parameter", "Missing required parameter: '%s.id'.", cat)
 			return false
 		}
-		if typ := p.t.Field(c, "type"); p.t.Present(typ) {
-			if s, _ := p.t.Str(typ); s != "function" {
-				p.fail(cat+".type", "invalid_value", "Only tool calls of type 'function' are supported.")
+		if typ := p.T.Field(c, "type"); p.T.Present(typ) {
+			if s, _ := p.T.Str(typ); s != "function" {
+				p.Fail(cat+".type", "invalid_value", "Only tool calls of type 'function' are supported.")
 				return false
 			}
 		}
-		fn := p.t.Field(c, "function")
-		name, _ := p.t.Str(p.t.Field(fn, "name"))
+		fn := p.T.Field(c, "function")
+		name, _ := p.T.Str(p.T.Field(fn, "name"))
 		if name == "" {
-			p.fail(cat+".function.name", "missing_required_parameter", "Missing required parameter: '%s.function.name'.", cat)
+			p.Fail(cat+".function.name", "missing_required_parameter", "Missing required parameter: '%s.function.name'.", cat)
 			return false
 		}
 		call := conv.ToolCall{ID: id, Type: "function", Name: name}
-		if a := p.t.Field(fn, "arguments"); p.t.Present(a) {
+		if a := p.T.Field(fn, "arguments"); p.T.Present(a) {
 			var ok bool
-			if call.Arguments, ok = p.t.Str(a); !ok {
-				p.fail(cat+".function.arguments", "invalid_type", "'%s.function.arguments' must be a string.", cat)
+			if call.Arguments, ok = p.T.Str(a); !ok {
+				p.Fail(cat+".function.arguments", "invalid_type", "'%s.function.arguments' must be a string.", cat)
 				return false
 			}
 		}
 		m.ToolCalls = append(m.ToolCalls, call)
 		return true
 	})
-	return p.err == nil // fail has set it if a call was refused
+	return p.Err == nil // fail has set it if a call was refused
 }
 
 // allowedParts lists the content part types each role may send.
@@ -174,57 +174,57 @@ var allowedParts = map[string]map[string]bool{
 }
 
 func (p *parser) content(m *conv.Message, i int32, at string) bool {
-	if s, ok := p.t.Str(i); ok {
+	if s, ok := p.T.Str(i); ok {
 		m.Content, m.Text = []conv.Part{{Type: conv.PartText, Text: s}}, true
 		return true
 	}
-	if p.t.Kind(i) != '[' {
-		p.fail(at, "invalid_type", "'%s' must be a string or an array of content parts.", at)
+	if p.T.Kind(i) != '[' {
+		p.Fail(at, "invalid_type", "'%s' must be a string or an array of content parts.", at)
 		return false
 	}
-	n, span := p.t.Count(i)
+	n, span := p.T.Count(i)
 	m.Content = make([]conv.Part, 0, capFor(n, span, minPartLen, unsafe.Sizeof(conv.Part{})))
-	p.t.Children(i, func(k int, item int32) bool {
+	p.T.Children(i, func(k int, item int32) bool {
 		pat := fmt.Sprintf("%s[%d]", at, k)
 		part, ok := p.part(item, pat)
 		if !ok {
 			return false
 		}
 		if !allowedParts[m.Role][part.Type] {
-			p.fail(pat+".type", "invalid_value", "Content parts of type '%s' are not allowed in '%s' messages.", part.Type, m.Role)
+			p.Fail(pat+".type", "invalid_value", "Content parts of type '%s' are not allowed in '%s' messages.", part.Type, m.Role)
 			return false
 		}
 		m.Content = append(m.Content, part)
 		return true
 	})
-	return p.err == nil // fail has set it if a part was refused
+	return p.Err == nil // fail has set it if a part was refused
 }
 
 func (p *parser) part(o int32, at string) (conv.Part, bool) {
-	typ, isStr := p.t.Str(p.t.Field(o, "type"))
-	if p.t.Kind(o) != '{' || !isStr {
-		p.fail(at, "invalid_type", "'%s' must be a content part object with a 'type'.", at)
+	typ, isStr := p.T.Str(p.T.Field(o, "type"))
+	if p.T.Kind(o) != '{' || !isStr {
+		p.Fail(at, "invalid_type", "'%s' must be a content part object with a 'type'.", at)
 		return conv.Part{}, false
 	}
 	part := conv.Part{Type: typ}
 	walk := func(path []string) int32 {
 		i := o
 		for _, f := range path {
-			i = p.t.Field(i, f)
+			i = p.T.Field(i, f)
 		}
 		return i
 	}
 	// str reads a string at a path below the part; missing or wrong fails.
 	str := func(path ...string) (string, bool) {
-		s, ok := p.t.Str(walk(path))
+		s, ok := p.T.Str(walk(path))
 		if !ok {
 			param := at + "." + strings.Join(path, ".")
-			p.fail(param, "missing_required_parameter", "Missing required parameter: '%s'.", param)
+			p.Fail(param, "missing_required_parameter", "Missing required parameter: '%s'.", param)
 		}
 		return s, ok
 	}
 	optional := func(path ...string) string {
-		s, _ := p.t.Str(walk(path))
+		s, _ := p.T.Str(walk(path))
 		return s
 	}
 	var ok bool
@@ -235,24 +235,24 @@ func (p *parser) part(o int32, at string) (conv.Part, bool) {
 		part.Text, ok = str("refusal")
 	case conv.PartImageURL:
 		if part.URL, ok = str("image_url", "url"); ok && part.URL == "" {
-			p.fail(at+".image_url.url", "missing_required_parameter", "Missing required parameter: '%s.image_url.url'.", at)
+			p.Fail(at+".image_url.url", "missing_required_parameter", "Missing required parameter: '%s.image_url.url'.", at)
 			ok = false
 		}
 	case conv.PartFile:
-		if p.t.Kind(p.t.Field(o, "file")) != '{' {
-			p.fail(at+".file", "missing_required_parameter", "Missing required parameter: '%s.file'.", at)
+		if p.T.Kind(p.T.Field(o, "file")) != '{' {
+			p.Fail(at+".file", "missing_required_parameter", "Missing required parameter: '%s.file'.", at)
 			return conv.Part{}, false
 		}
 		part.FileData, part.FileID, part.Filename = optional("file", "file_data"), optional("file", "file_id"), optional("file", "filename")
 		ok = part.FileData != "" || part.FileID != ""
 		if !ok {
-			p.fail(at+".file.file_data", "missing_required_parameter", "Missing required parameter: '%s.file.file_data'.", at)
+			p.Fail(at+".file.file_data", "missing_required_parameter", "Missing required parameter: '%s.file.file_data'.", at)
 		}
 	case conv.PartInputAudio:
 		part.Audio, ok = str("input_audio", "data")
 		part.Format = optional("input_audio", "format")
 	default:
-		p.fail(at+".type", "invalid_value", "Unknown content part type %q.", part.Type)
+		p.Fail(at+".type", "invalid_value", "Unknown content part type %q.", part.Type)
 	}
 	return part, ok
 }

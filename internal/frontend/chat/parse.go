@@ -4,10 +4,10 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"strings"
 	"unsafe"
 
 	"github.com/poe-openai/caddy-poe-openai/internal/conv"
+	"github.com/poe-openai/caddy-poe-openai/internal/frontend/field"
 	"github.com/poe-openai/caddy-poe-openai/internal/jsontree"
 )
 
@@ -18,22 +18,22 @@ func ParseChatRequest(body []byte) (*conv.Request, *conv.Error) {
 	if err != nil {
 		return nil, invalidJSON(err)
 	}
-	p := parser{t: t}
+	p := parser{field.Reader{T: t, Words: words}}
 	req := &conv.Request{}
-	req.Model = p.requiredString("model")
-	req.Stream = p.optionalBool("stream")
+	req.Model = p.RequiredString("model")
+	req.Stream = p.OptionalBool("stream")
 	if so := p.object("stream_options"); so >= 0 {
 		req.IncludeUsage = p.nestedBool(so, "stream_options", "include_usage")
 	}
-	if i := p.present("n"); i >= 0 && p.err == nil {
+	if i := p.Present("n"); i >= 0 && p.Err == nil {
 		n, isInt := p.integer(i)
 		switch {
 		case !isInt:
-			p.fail("n", "invalid_type", "'n' must be an integer.")
+			p.Fail("n", "invalid_type", "'n' must be an integer.")
 		case n > 1:
-			p.fail("n", "unsupported_value", "Poe returns one answer per request: 'n' must be 1.")
+			p.Fail("n", "unsupported_value", "Poe returns one answer per request: 'n' must be 1.")
 		case n < 1:
-			p.fail("n", "invalid_value", "'n' must be at least 1.")
+			p.Fail("n", "invalid_value", "'n' must be at least 1.")
 		}
 	}
 	req.Temperature = p.optionalNumber("temperature", 0, 2)
@@ -48,8 +48,8 @@ func ParseChatRequest(body []byte) (*conv.Request, *conv.Error) {
 	req.ResponseFormat = p.responseFormat()
 	req.ReasoningEffort = p.reasoningEffort()
 	req.Messages = p.messages()
-	if p.err != nil {
-		return nil, p.err
+	if p.Err != nil {
+		return nil, p.Err
 	}
 	return req, nil
 }
@@ -73,88 +73,49 @@ func capFor(n, span, minLen int, size uintptr) int {
 // The shortest valid message, content part and tool (see TestCapForMinimums).
 const minMessageLen, minPartLen, minToolLen = 28, 25, 43
 
-type parser struct {
-	t   *jsontree.Tree
-	err *conv.Error
-}
+type parser struct{ field.Reader }
 
-func (p *parser) fail(param, code, format string, args ...any) {
-	if p.err == nil {
-		p.err = conv.InvalidRequest(param, code, format, args...)
-	}
-}
-
-// present returns a top-level field unless it is absent or null (-1).
-func (p *parser) present(name string) int32 {
-	i := p.t.Field(p.t.Root(), name)
-	if !p.t.Present(i) {
-		return -1
-	}
-	return i
-}
-
-func (p *parser) requiredString(name string) string {
-	i := p.present(name)
-	if i < 0 {
-		p.fail(name, "missing_required_parameter", "Missing required parameter: '%s'.", name)
-		return ""
-	}
-	s, ok := p.t.Str(i)
-	if !ok {
-		p.fail(name, "invalid_type", "'%s' must be a string.", name)
-		return ""
-	}
-	if strings.TrimSpace(s) == "" {
-		p.fail(name, "invalid_value", "'%s' must not be empty.", name)
-	}
-	return s
-}
-
-func (p *parser) optionalBool(name string) bool {
-	i := p.present(name)
-	if i < 0 {
-		return false
-	}
-	b, ok := p.t.Bool(i)
-	if !ok {
-		p.fail(name, "invalid_type", "'%s' must be a boolean.", name)
-	}
-	return b
+// words are OpenAI's messages for the checks field.Reader makes.
+var words = field.Words{
+	Missing:  "Missing required parameter: '%s'.",
+	String:   "'%s' must be a string.",
+	NonEmpty: "'%s' must not be empty.",
+	Bool:     "'%s' must be a boolean.",
 }
 
 func (p *parser) object(name string) int32 {
-	i := p.present(name)
-	if i >= 0 && p.t.Kind(i) != '{' {
-		p.fail(name, "invalid_type", "'%s' must be an object.", name)
+	i := p.Present(name)
+	if i >= 0 && p.T.Kind(i) != '{' {
+		p.Fail(name, "invalid_type", "'%s' must be an object.", name)
 		return -1
 	}
 	return i
 }
 
 func (p *parser) nestedBool(o int32, parent, name string) bool {
-	i := p.t.Field(o, name)
-	if !p.t.Present(i) {
+	i := p.T.Field(o, name)
+	if !p.T.Present(i) {
 		return false
 	}
-	b, ok := p.t.Bool(i)
+	b, ok := p.T.Bool(i)
 	if !ok {
-		p.fail(parent+"."+name, "invalid_type", "'%s.%s' must be a boolean.", parent, name)
+		p.Fail(parent+"."+name, "invalid_type", "'%s.%s' must be a boolean.", parent, name)
 	}
 	return b
 }
 
 func (p *parser) optionalNumber(name string, lo, hi float64) *float64 {
-	i := p.present(name)
+	i := p.Present(name)
 	if i < 0 {
 		return nil
 	}
-	f, ok := p.t.Float(i)
+	f, ok := p.T.Float(i)
 	if !ok {
-		p.fail(name, "invalid_type", "'%s' must be a number.", name)
+		p.Fail(name, "invalid_type", "'%s' must be a number.", name)
 		return nil
 	}
 	if f < lo || f > hi {
-		p.fail(name, "invalid_value", "'%s' must be between %g and %g.", name, lo, hi)
+		p.Fail(name, "invalid_value", "'%s' must be between %g and %g.", name, lo, hi)
 		return nil
 	}
 	return &f
@@ -162,7 +123,7 @@ func (p *parser) optionalNumber(name string, lo, hi float64) *float64 {
 
 // integer reads a number that has no fractional part.
 func (p *parser) integer(i int32) (int64, bool) {
-	f, ok := p.t.Float(i)
+	f, ok := p.T.Float(i)
 	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 		return 0, false
 	}
@@ -170,43 +131,43 @@ func (p *parser) integer(i int32) (int64, bool) {
 }
 
 func (p *parser) positiveInt(name string) int {
-	i := p.present(name)
+	i := p.Present(name)
 	if i < 0 {
 		return 0
 	}
 	n, isInt := p.integer(i)
 	if !isInt || n < 1 {
-		p.fail(name, "invalid_value", "'%s' must be a positive integer.", name)
+		p.Fail(name, "invalid_value", "'%s' must be a positive integer.", name)
 		return 0
 	}
 	return int(min(n, math.MaxInt32))
 }
 
 func (p *parser) stop() []string {
-	i := p.present("stop")
+	i := p.Present("stop")
 	if i < 0 {
 		return nil
 	}
-	if s, ok := p.t.Str(i); ok {
+	if s, ok := p.T.Str(i); ok {
 		return []string{s}
 	}
 	// Check the elements before allocating for them.
-	ok := p.t.Kind(i) == '['
+	ok := p.T.Kind(i) == '['
 	n := 0
 	if ok {
-		p.t.Children(i, func(_ int, c int32) bool {
+		p.T.Children(i, func(_ int, c int32) bool {
 			n++
-			ok = p.t.Kind(c) == '"'
+			ok = p.T.Kind(c) == '"'
 			return ok
 		})
 	}
 	if !ok {
-		p.fail("stop", "invalid_type", "'stop' must be a string or an array of strings.")
+		p.Fail("stop", "invalid_type", "'stop' must be a string or an array of strings.")
 		return nil
 	}
 	out := make([]string, 0, n)
-	p.t.Children(i, func(_ int, c int32) bool {
-		s, _ := p.t.Str(c)
+	p.T.Children(i, func(_ int, c int32) bool {
+		s, _ := p.T.Str(c)
 		out = append(out, s)
 		return true
 	})
@@ -214,23 +175,23 @@ func (p *parser) stop() []string {
 }
 
 func (p *parser) logitBias() map[string]float64 {
-	i := p.present("logit_bias")
+	i := p.Present("logit_bias")
 	if i < 0 {
 		return nil
 	}
-	if p.t.Kind(i) != '{' {
-		p.fail("logit_bias", "invalid_type", "'logit_bias' must be an object mapping token ids to numbers.")
+	if p.T.Kind(i) != '{' {
+		p.Fail("logit_bias", "invalid_type", "'logit_bias' must be an object mapping token ids to numbers.")
 		return nil
 	}
 	m := map[string]float64{}
-	for _, c := range p.t.Members(i) {
-		k := p.t.Key(c)
-		v, ok := p.t.Float(c.Value())
+	for _, c := range p.T.Members(i) {
+		k := p.T.Key(c)
+		v, ok := p.T.Float(c.Value())
 		switch {
 		case !ok:
-			p.fail("logit_bias", "invalid_type", "'logit_bias' must be an object mapping token ids to numbers.")
+			p.Fail("logit_bias", "invalid_type", "'logit_bias' must be an object mapping token ids to numbers.")
 		case v < -100 || v > 100:
-			p.fail("logit_bias", "invalid_value", "'logit_bias' value for %q must be between -100 and 100.", k)
+			p.Fail("logit_bias", "invalid_value", "'logit_bias' value for %q must be between -100 and 100.", k)
 		}
 		m[k] = v
 		if !ok {
@@ -243,55 +204,55 @@ func (p *parser) logitBias() map[string]float64 {
 var functionName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,64}$`)
 
 func (p *parser) tools() []conv.Tool {
-	i := p.present("tools")
+	i := p.Present("tools")
 	if i < 0 {
 		return nil
 	}
-	if p.t.Kind(i) != '[' {
-		p.fail("tools", "invalid_type", "'tools' must be an array.")
+	if p.T.Kind(i) != '[' {
+		p.Fail("tools", "invalid_type", "'tools' must be an array.")
 		return nil
 	}
-	n, span := p.t.Count(i)
+	n, span := p.T.Count(i)
 	tools := make([]conv.Tool, 0, capFor(n, span, minToolLen, unsafe.Sizeof(conv.Tool{})))
 	seen := map[string]bool{}
-	p.t.Children(i, func(n int, item int32) bool {
+	p.T.Children(i, func(n int, item int32) bool {
 		at := fmt.Sprintf("tools[%d]", n)
-		if p.t.Kind(item) != '{' {
-			p.fail(at, "invalid_type", "'%s' must be an object.", at)
+		if p.T.Kind(item) != '{' {
+			p.Fail(at, "invalid_type", "'%s' must be an object.", at)
 			return false
 		}
-		if typ, ok := p.t.Str(p.t.Field(item, "type")); !ok || typ != "function" {
-			p.fail(at+".type", "invalid_value", "Only tools of type 'function' are supported.")
+		if typ, ok := p.T.Str(p.T.Field(item, "type")); !ok || typ != "function" {
+			p.Fail(at+".type", "invalid_value", "Only tools of type 'function' are supported.")
 			return false
 		}
-		fn := p.t.Field(item, "function")
-		if p.t.Kind(fn) != '{' {
-			p.fail(at+".function", "invalid_type", "'%s.function' must be an object.", at)
+		fn := p.T.Field(item, "function")
+		if p.T.Kind(fn) != '{' {
+			p.Fail(at+".function", "invalid_type", "'%s.function' must be an object.", at)
 			return false
 		}
-		name, ok := p.t.Str(p.t.Field(fn, "name"))
+		name, ok := p.T.Str(p.T.Field(fn, "name"))
 		if !ok || !functionName.MatchString(name) {
-			p.fail(at+".function.name", "invalid_value", "Function names must be 1-64 characters of a-z, A-Z, 0-9, _ and -.")
+			p.Fail(at+".function.name", "invalid_value", "Function names must be 1-64 characters of a-z, A-Z, 0-9, _ and -.")
 			return false
 		}
 		if seen[name] {
-			p.fail(at+".function.name", "invalid_value", "Duplicate function name %q.", name)
+			p.Fail(at+".function.name", "invalid_value", "Duplicate function name %q.", name)
 			return false
 		}
 		seen[name] = true
 		tool := conv.Tool{Name: name}
-		if d := p.t.Field(fn, "description"); p.t.Present(d) {
-			if tool.Description, ok = p.t.Str(d); !ok {
-				p.fail(at+".function.description", "invalid_type", "'%s.function.description' must be a string.", at)
+		if d := p.T.Field(fn, "description"); p.T.Present(d) {
+			if tool.Description, ok = p.T.Str(d); !ok {
+				p.Fail(at+".function.description", "invalid_type", "'%s.function.description' must be a string.", at)
 				return false
 			}
 		}
-		if params := p.t.Field(fn, "parameters"); p.t.Present(params) {
-			if p.t.Kind(params) != '{' {
-				p.fail(at+".function.parameters", "invalid_type", "'%s.function.parameters' must be a JSON schema object.", at)
+		if params := p.T.Field(fn, "parameters"); p.T.Present(params) {
+			if p.T.Kind(params) != '{' {
+				p.Fail(at+".function.parameters", "invalid_type", "'%s.function.parameters' must be a JSON schema object.", at)
 				return false
 			}
-			tool.Parameters = p.t.Raw(params)
+			tool.Parameters = p.T.Raw(params)
 		}
 		tools = append(tools, tool)
 		return true
@@ -300,22 +261,22 @@ func (p *parser) tools() []conv.Tool {
 }
 
 func (p *parser) toolChoice(tools []conv.Tool) conv.ToolChoice {
-	i := p.present("tool_choice")
+	i := p.Present("tool_choice")
 	if i < 0 {
 		return conv.ToolChoice{}
 	}
-	if mode, ok := p.t.Str(i); ok {
+	if mode, ok := p.T.Str(i); ok {
 		switch mode {
 		case conv.ToolChoiceAuto, conv.ToolChoiceNone, conv.ToolChoiceRequired:
 			return conv.ToolChoice{Mode: mode}
 		}
-		p.fail("tool_choice", "invalid_value", "'tool_choice' must be 'none', 'auto', 'required' or a named function.")
+		p.Fail("tool_choice", "invalid_value", "'tool_choice' must be 'none', 'auto', 'required' or a named function.")
 		return conv.ToolChoice{}
 	}
-	typ, _ := p.t.Str(p.t.Field(i, "type"))
-	name, _ := p.t.Str(p.t.Field(p.t.Field(i, "function"), "name"))
-	if p.t.Kind(i) != '{' || typ != "function" || name == "" {
-		p.fail("tool_choice", "invalid_value", "'tool_choice' must be 'none', 'auto', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}.")
+	typ, _ := p.T.Str(p.T.Field(i, "type"))
+	name, _ := p.T.Str(p.T.Field(p.T.Field(i, "function"), "name"))
+	if p.T.Kind(i) != '{' || typ != "function" || name == "" {
+		p.Fail("tool_choice", "invalid_value", "'tool_choice' must be 'none', 'auto', 'required' or {\"type\":\"function\",\"function\":{\"name\":...}}.")
 		return conv.ToolChoice{}
 	}
 	for _, t := range tools {
@@ -323,7 +284,7 @@ func (p *parser) toolChoice(tools []conv.Tool) conv.ToolChoice {
 			return conv.ToolChoice{Mode: conv.ToolChoiceFunction, Name: t.Name}
 		}
 	}
-	p.fail("tool_choice", "invalid_value", "'tool_choice' names function %q, which is not in 'tools'.", name)
+	p.Fail("tool_choice", "invalid_value", "'tool_choice' names function %q, which is not in 'tools'.", name)
 	return conv.ToolChoice{}
 }
 
@@ -334,42 +295,42 @@ func (p *parser) responseFormat() conv.ResponseFormat {
 	}
 	var rf conv.ResponseFormat
 	var ok bool
-	if rf.Type, ok = p.t.Str(p.t.Field(o, "type")); !ok {
-		p.fail("response_format.type", "invalid_type", "'response_format.type' must be a string.")
+	if rf.Type, ok = p.T.Str(p.T.Field(o, "type")); !ok {
+		p.Fail("response_format.type", "invalid_type", "'response_format.type' must be a string.")
 		return rf
 	}
 	switch rf.Type {
 	case "text", "json_object":
 	case "json_schema":
-		js := p.t.Field(o, "json_schema")
-		if p.t.Kind(js) != '{' {
-			p.fail("response_format.json_schema", "invalid_type", "'response_format.json_schema' must be an object.")
+		js := p.T.Field(o, "json_schema")
+		if p.T.Kind(js) != '{' {
+			p.Fail("response_format.json_schema", "invalid_type", "'response_format.json_schema' must be an object.")
 			return rf
 		}
-		rf.SchemaName, _ = p.t.Str(p.t.Field(js, "name"))
-		if s := p.t.Field(js, "schema"); p.t.Present(s) {
-			rf.Schema = p.t.Raw(s)
+		rf.SchemaName, _ = p.T.Str(p.T.Field(js, "name"))
+		if s := p.T.Field(js, "schema"); p.T.Present(s) {
+			rf.Schema = p.T.Raw(s)
 		}
 	default:
-		p.fail("response_format.type", "invalid_value", "'response_format.type' must be 'text', 'json_object' or 'json_schema'.")
+		p.Fail("response_format.type", "invalid_value", "'response_format.type' must be 'text', 'json_object' or 'json_schema'.")
 	}
 	return rf
 }
 
 func (p *parser) reasoningEffort() string {
-	i := p.present("reasoning_effort")
+	i := p.Present("reasoning_effort")
 	if i < 0 {
 		return ""
 	}
-	s, ok := p.t.Str(i)
+	s, ok := p.T.Str(i)
 	if !ok {
-		p.fail("reasoning_effort", "invalid_type", "'reasoning_effort' must be a string.")
+		p.Fail("reasoning_effort", "invalid_type", "'reasoning_effort' must be a string.")
 		return ""
 	}
 	switch s {
 	case "none", "minimal", "low", "medium", "high", "xhigh":
 		return s
 	}
-	p.fail("reasoning_effort", "invalid_value", "'reasoning_effort' must be one of none, minimal, low, medium, high, xhigh.")
+	p.Fail("reasoning_effort", "invalid_value", "'reasoning_effort' must be one of none, minimal, low, medium, high, xhigh.")
 	return ""
 }

@@ -14,12 +14,12 @@ const billingHeader = "x-anthropic-billing-header:"
 // system reads the top-level system prompt: a string or text blocks
 // (cache_control and other block fields ignored).
 func (p *parser) system() *conv.Message {
-	i := p.present("system")
+	i := p.Present("system")
 	if i < 0 {
 		return nil
 	}
 	m := &conv.Message{Role: conv.RoleSystem, Param: "system"}
-	if s, ok := p.t.Str(i); ok {
+	if s, ok := p.T.Str(i); ok {
 		if s == "" || strings.HasPrefix(s, billingHeader) {
 			return nil
 		}
@@ -35,11 +35,11 @@ func (p *parser) system() *conv.Message {
 // textBlocks reads an array of blocks of which only text is kept (system
 // prompts and role:"system" messages).
 func (p *parser) textBlocks(m *conv.Message, i int32, at string) bool {
-	if p.t.Kind(i) != '[' {
-		p.fail(at, "invalid_type", "%s: Input should be a valid string or a list of blocks", at)
+	if p.T.Kind(i) != '[' {
+		p.Fail(at, "invalid_type", "%s: Input should be a valid string or a list of blocks", at)
 		return false
 	}
-	p.t.Children(i, func(k int, b int32) bool {
+	p.T.Children(i, func(k int, b int32) bool {
 		bat := fmt.Sprintf("%s[%d]", at, k)
 		typ, ok := p.blockType(b, bat)
 		if !ok {
@@ -54,25 +54,25 @@ func (p *parser) textBlocks(m *conv.Message, i int32, at string) bool {
 		}
 		return ok
 	})
-	return p.err == nil
+	return p.Err == nil
 }
 
 func (p *parser) blockType(b int32, at string) (string, bool) {
-	if p.t.Kind(b) != '{' {
-		p.fail(at, "invalid_type", "%s: Input should be an object", at)
+	if p.T.Kind(b) != '{' {
+		p.Fail(at, "invalid_type", "%s: Input should be an object", at)
 		return "", false
 	}
-	typ, ok := p.t.Str(p.t.Field(b, "type"))
+	typ, ok := p.T.Str(p.T.Field(b, "type"))
 	if !ok {
-		p.fail(at+".type", "missing_required_parameter", "%s.type: Field required", at)
+		p.Fail(at+".type", "missing_required_parameter", "%s.type: Field required", at)
 	}
 	return typ, ok
 }
 
 func (p *parser) text(b int32, at string) (string, bool) {
-	s, ok := p.t.Str(p.t.Field(b, "text"))
+	s, ok := p.T.Str(p.T.Field(b, "text"))
 	if !ok {
-		p.fail(at+".text", "missing_required_parameter", "%s.text: Field required", at)
+		p.Fail(at+".text", "missing_required_parameter", "%s.text: Field required", at)
 	}
 	return s, ok
 }
@@ -82,56 +82,56 @@ func (p *parser) text(b int32, at string) (string, bool) {
 // the rest of that message; thinking blocks are dropped; a message left
 // with nothing is dropped.
 func (p *parser) messages(system *conv.Message) []conv.Message {
-	i := p.present("messages")
+	i := p.Present("messages")
 	if i < 0 {
-		p.fail("messages", "missing_required_parameter", "messages: Field required")
+		p.Fail("messages", "missing_required_parameter", "messages: Field required")
 		return nil
 	}
-	if p.t.Kind(i) != '[' {
-		p.fail("messages", "invalid_type", "messages: Input should be a valid list")
+	if p.T.Kind(i) != '[' {
+		p.Fail("messages", "invalid_type", "messages: Input should be a valid list")
 		return nil
 	}
-	n := p.t.Len(i)
+	n := p.T.Len(i)
 	if n == 0 {
-		p.fail("messages", "invalid_value", "messages: at least one message is required")
+		p.Fail("messages", "invalid_value", "messages: at least one message is required")
 		return nil
 	}
 	out := make([]conv.Message, 0, n+1)
 	if system != nil {
 		out = append(out, *system)
 	}
-	p.t.Children(i, func(k int, o int32) bool {
+	p.T.Children(i, func(k int, o int32) bool {
 		out = p.message(out, o, fmt.Sprintf("messages[%d]", k))
-		return p.err == nil
+		return p.Err == nil
 	})
 	return out
 }
 
 func (p *parser) message(out []conv.Message, o int32, at string) []conv.Message {
-	if p.t.Kind(o) != '{' {
-		p.fail(at, "invalid_type", "%s: Input should be an object", at)
+	if p.T.Kind(o) != '{' {
+		p.Fail(at, "invalid_type", "%s: Input should be an object", at)
 		return out
 	}
-	role, ok := p.t.Str(p.t.Field(o, "role"))
+	role, ok := p.T.Str(p.T.Field(o, "role"))
 	switch {
 	case !ok:
-		p.fail(at+".role", "missing_required_parameter", "%s.role: Field required", at)
+		p.Fail(at+".role", "missing_required_parameter", "%s.role: Field required", at)
 		return out
 	case role != conv.RoleUser && role != conv.RoleAssistant && role != conv.RoleSystem:
-		p.fail(at+".role", "invalid_value", "%s.role: Input should be 'user', 'assistant' or 'system'", at)
+		p.Fail(at+".role", "invalid_value", "%s.role: Input should be 'user', 'assistant' or 'system'", at)
 		return out
 	}
-	c := p.t.Field(o, "content")
+	c := p.T.Field(o, "content")
 	m := conv.Message{Role: role, Param: at}
-	if s, ok := p.t.Str(c); ok {
+	if s, ok := p.T.Str(c); ok {
 		if s != "" {
 			m.Content, m.Text = []conv.Part{{Type: conv.PartText, Text: s}}, true
 			out = append(out, m)
 		}
 		return out
 	}
-	if p.t.Kind(c) != '[' {
-		p.fail(at+".content", "invalid_type", "%s.content: Input should be a valid string or a list of blocks", at)
+	if p.T.Kind(c) != '[' {
+		p.Fail(at+".content", "invalid_type", "%s.content: Input should be a valid string or a list of blocks", at)
 		return out
 	}
 	if role == conv.RoleSystem {
@@ -140,8 +140,8 @@ func (p *parser) message(out []conv.Message, o int32, at string) []conv.Message 
 		}
 		return out
 	}
-	m.Content = make([]conv.Part, 0, p.t.Len(c))
-	p.t.Children(c, func(k int, b int32) bool {
+	m.Content = make([]conv.Part, 0, p.T.Len(c))
+	p.T.Children(c, func(k int, b int32) bool {
 		bat := fmt.Sprintf("%s.content[%d]", at, k)
 		typ, ok := p.blockType(b, bat)
 		if !ok {
@@ -177,7 +177,7 @@ func (p *parser) message(out []conv.Message, o int32, at string) []conv.Message 
 		}
 		// thinking, redacted_thinking, server tool blocks and unknown
 		// types are skipped.
-		return p.err == nil
+		return p.Err == nil
 	})
 	if len(m.Content) == 0 {
 		m.Content = nil
@@ -203,7 +203,7 @@ func (p *parser) image(b int32, at string) (conv.Part, bool) {
 		switch mt {
 		case "image/jpeg", "image/png", "image/gif", "image/webp":
 		default:
-			p.fail(at+".source.media_type", "invalid_value", "%s.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'", at)
+			p.Fail(at+".source.media_type", "invalid_value", "%s.source.media_type: Input should be 'image/jpeg', 'image/png', 'image/gif' or 'image/webp'", at)
 			return conv.Part{}, false
 		}
 		url, ok := p.dataURL(src, at, mt)
@@ -212,10 +212,10 @@ func (p *parser) image(b int32, at string) (conv.Part, bool) {
 		url, ok := p.sourceString(src, at, "url")
 		return conv.Part{Type: conv.PartImageURL, URL: url, Param: at}, ok
 	case "file":
-		p.fail(at+".source.file_id", "unsupported_value", "%s.source.file_id: file ids are not supported here; send the image as base64 or a url", at)
+		p.Fail(at+".source.file_id", "unsupported_value", "%s.source.file_id: file ids are not supported here; send the image as base64 or a url", at)
 		return conv.Part{}, false
 	}
-	p.fail(at+".source.type", "invalid_value", "%s.source.type: Input should be 'base64' or 'url'", at)
+	p.Fail(at+".source.type", "invalid_value", "%s.source.type: Input should be 'base64' or 'url'", at)
 	return conv.Part{}, false
 }
 
@@ -234,12 +234,12 @@ func (p *parser) document(parts []conv.Part, b int32, at string) []conv.Part {
 			return parts
 		}
 		if mt != "application/pdf" {
-			p.fail(at+".source.media_type", "invalid_value", "%s.source.media_type: Input should be 'application/pdf'", at)
+			p.Fail(at+".source.media_type", "invalid_value", "%s.source.media_type: Input should be 'application/pdf'", at)
 			return parts
 		}
 		if url, ok := p.dataURL(src, at, mt); ok {
 			name := "document.pdf"
-			if title, _ := p.t.Str(p.t.Field(b, "title")); strings.HasSuffix(strings.ToLower(title), ".pdf") {
+			if title, _ := p.T.Str(p.T.Field(b, "title")); strings.HasSuffix(strings.ToLower(title), ".pdf") {
 				name = title
 			}
 			parts = append(parts, conv.Part{Type: conv.PartFile, FileData: url, Filename: name, Param: at})
@@ -254,18 +254,18 @@ func (p *parser) document(parts []conv.Part, b int32, at string) []conv.Part {
 			parts = append(parts, conv.Part{Type: conv.PartImageURL, URL: url, Param: at})
 		}
 	case "content":
-		c := p.t.Field(src, "content")
-		if s, ok := p.t.Str(c); ok {
+		c := p.T.Field(src, "content")
+		if s, ok := p.T.Str(c); ok {
 			if s != "" {
 				parts = append(parts, conv.Part{Type: conv.PartText, Text: s, Param: at})
 			}
 			return parts
 		}
-		if p.t.Kind(c) != '[' {
-			p.fail(at+".source.content", "invalid_type", "%s.source.content: Input should be a valid string or a list of blocks", at)
+		if p.T.Kind(c) != '[' {
+			p.Fail(at+".source.content", "invalid_type", "%s.source.content: Input should be a valid string or a list of blocks", at)
 			return parts
 		}
-		p.t.Children(c, func(k int, cb int32) bool {
+		p.T.Children(c, func(k int, cb int32) bool {
 			cat := fmt.Sprintf("%s.source.content[%d]", at, k)
 			typ, ok := p.blockType(cb, cat)
 			switch {
@@ -279,34 +279,34 @@ func (p *parser) document(parts []conv.Part, b int32, at string) []conv.Part {
 					parts = append(parts, part)
 				}
 			}
-			return p.err == nil
+			return p.Err == nil
 		})
 	case "file":
-		p.fail(at+".source.file_id", "unsupported_value", "%s.source.file_id: file ids are not supported here; send the document as base64, text or a url", at)
+		p.Fail(at+".source.file_id", "unsupported_value", "%s.source.file_id: file ids are not supported here; send the document as base64, text or a url", at)
 	default:
-		p.fail(at+".source.type", "invalid_value", "%s.source.type: Input should be 'base64', 'text', 'url' or 'content'", at)
+		p.Fail(at+".source.type", "invalid_value", "%s.source.type: Input should be 'base64', 'text', 'url' or 'content'", at)
 	}
 	return parts
 }
 
 // source returns a block's source object and its type.
 func (p *parser) source(b int32, at string) (int32, string, bool) {
-	src := p.t.Field(b, "source")
-	if p.t.Kind(src) != '{' {
-		p.fail(at+".source", "missing_required_parameter", "%s.source: Field required", at)
+	src := p.T.Field(b, "source")
+	if p.T.Kind(src) != '{' {
+		p.Fail(at+".source", "missing_required_parameter", "%s.source: Field required", at)
 		return -1, "", false
 	}
-	typ, ok := p.t.Str(p.t.Field(src, "type"))
+	typ, ok := p.T.Str(p.T.Field(src, "type"))
 	if !ok {
-		p.fail(at+".source.type", "missing_required_parameter", "%s.source.type: Field required", at)
+		p.Fail(at+".source.type", "missing_required_parameter", "%s.source.type: Field required", at)
 	}
 	return src, typ, ok
 }
 
 func (p *parser) sourceString(src int32, at, name string) (string, bool) {
-	s, ok := p.t.Str(p.t.Field(src, name))
+	s, ok := p.T.Str(p.T.Field(src, name))
 	if !ok || s == "" {
-		p.fail(at+".source."+name, "missing_required_parameter", "%s.source.%s: Field required", at, name)
+		p.Fail(at+".source."+name, "missing_required_parameter", "%s.source.%s: Field required", at, name)
 		return "", false
 	}
 	return s, true
@@ -316,19 +316,19 @@ func (p *parser) sourceString(src int32, at, name string) (string, bool) {
 // base64 text out of the body once. The text is checked here, so that a
 // bad one is named as the client sent it.
 func (p *parser) dataURL(src int32, at, mt string) (string, bool) {
-	d := p.t.Field(src, "data")
+	d := p.T.Field(src, "data")
 	param := at + ".source.data"
-	if p.t.Kind(d) != '"' {
-		p.fail(param, "missing_required_parameter", "%s: Field required", param)
+	if p.T.Kind(d) != '"' {
+		p.Fail(param, "missing_required_parameter", "%s: Field required", param)
 		return "", false
 	}
-	raw, esc := p.t.RawStr(d)
+	raw, esc := p.T.RawStr(d)
 	if esc { // rare: "\/" or "\n" escapes
-		s, _ := p.t.Str(d)
+		s, _ := p.T.Str(d)
 		raw = []byte(s)
 	}
 	if !validBase64(raw) {
-		p.fail(param, "invalid_base64", "%s: The data is not valid base64", param)
+		p.Fail(param, "invalid_base64", "%s: The data is not valid base64", param)
 		return "", false
 	}
 	var sb strings.Builder
@@ -365,23 +365,23 @@ func validBase64(b []byte) bool {
 // toolUse reads an assistant tool_use block into a tool call whose
 // arguments are the JSON text of input.
 func (p *parser) toolUse(m *conv.Message, b int32, at string) {
-	id, ok := p.t.Str(p.t.Field(b, "id"))
+	id, ok := p.T.Str(p.T.Field(b, "id"))
 	if !ok || id == "" {
-		p.fail(at+".id", "missing_required_parameter", "%s.id: Field required", at)
+		p.Fail(at+".id", "missing_required_parameter", "%s.id: Field required", at)
 		return
 	}
-	name, ok := p.t.Str(p.t.Field(b, "name"))
+	name, ok := p.T.Str(p.T.Field(b, "name"))
 	if !ok || name == "" {
-		p.fail(at+".name", "missing_required_parameter", "%s.name: Field required", at)
+		p.Fail(at+".name", "missing_required_parameter", "%s.name: Field required", at)
 		return
 	}
 	args := "{}"
-	if in := p.t.Field(b, "input"); p.t.Present(in) {
-		if p.t.Kind(in) != '{' {
-			p.fail(at+".input", "invalid_type", "%s.input: Input should be an object", at)
+	if in := p.T.Field(b, "input"); p.T.Present(in) {
+		if p.T.Kind(in) != '{' {
+			p.Fail(at+".input", "invalid_type", "%s.input: Input should be an object", at)
 			return
 		}
-		args = string(p.t.Raw(in))
+		args = string(p.T.Raw(in))
 	}
 	m.ToolCalls = append(m.ToolCalls, conv.ToolCall{ID: id, Type: "function", Name: name, Arguments: args})
 }
@@ -389,14 +389,14 @@ func (p *parser) toolUse(m *conv.Message, b int32, at string) {
 // toolResult appends a tool message for a tool_result block; its images
 // are returned, for the user message that follows.
 func (p *parser) toolResult(out []conv.Message, b int32, at string) ([]conv.Message, []conv.Part) {
-	id, ok := p.t.Str(p.t.Field(b, "tool_use_id"))
+	id, ok := p.T.Str(p.T.Field(b, "tool_use_id"))
 	if !ok || id == "" {
-		p.fail(at+".tool_use_id", "missing_required_parameter", "%s.tool_use_id: Field required", at)
+		p.Fail(at+".tool_use_id", "missing_required_parameter", "%s.tool_use_id: Field required", at)
 		return out, nil
 	}
-	isErr, _ := p.t.Bool(p.t.Field(b, "is_error"))
-	c := p.t.Field(b, "content")
-	if s, ok := p.t.Str(c); ok && !isErr { // the common case, without a second copy
+	isErr, _ := p.T.Bool(p.T.Field(b, "is_error"))
+	c := p.T.Field(b, "content")
+	if s, ok := p.T.Str(c); ok && !isErr { // the common case, without a second copy
 		return append(out, conv.Message{Role: conv.RoleTool, ToolCallID: id, Param: at, IDParam: at + ".tool_use_id",
 			Content: []conv.Part{{Type: conv.PartText, Text: s}}, Text: true}), nil
 	}
@@ -405,15 +405,15 @@ func (p *parser) toolResult(out []conv.Message, b int32, at string) ([]conv.Mess
 		text.WriteString("Error: ")
 	}
 	var images []conv.Part
-	if s, ok := p.t.Str(c); ok {
+	if s, ok := p.T.Str(c); ok {
 		text.WriteString(s)
-	} else if p.t.Present(c) {
-		if p.t.Kind(c) != '[' {
-			p.fail(at+".content", "invalid_type", "%s.content: Input should be a valid string or a list of blocks", at)
+	} else if p.T.Present(c) {
+		if p.T.Kind(c) != '[' {
+			p.Fail(at+".content", "invalid_type", "%s.content: Input should be a valid string or a list of blocks", at)
 			return out, nil
 		}
 		sep := false
-		p.t.Children(c, func(k int, cb int32) bool {
+		p.T.Children(c, func(k int, cb int32) bool {
 			cat := fmt.Sprintf("%s.content[%d]", at, k)
 			typ, ok := p.blockType(cb, cat)
 			if !ok {
@@ -444,7 +444,7 @@ func (p *parser) toolResult(out []conv.Message, b int32, at string) ([]conv.Mess
 				text.WriteString(part.Text)
 				sep = true
 			}
-			return p.err == nil
+			return p.Err == nil
 		})
 	}
 	out = append(out, conv.Message{Role: conv.RoleTool, ToolCallID: id, Param: at, IDParam: at + ".tool_use_id",

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"math/rand/v2"
 	"net/http"
-	"strconv"
 	"strings"
 
 	"github.com/poe-openai/caddy-poe-openai/internal/conv"
@@ -88,25 +87,10 @@ func writeError(w http.ResponseWriter, e *conv.Error) {
 	body := appendErrorJSON(nil, e, id)
 	body = append(body, '\n')
 	h := w.Header()
-	setErrorHeaders(h, e, len(body))
+	e.SetHeaders(h, len(body))
 	h.Set("Request-Id", id)
 	w.WriteHeader(e.Status)
 	w.Write(body)
-}
-
-// setErrorHeaders is chat.SetErrorHeaders (kept here so that this front
-// end builds on its own): a JSON body of n bytes, Retry-After, and
-// x-should-retry: false where retrying at once cannot help.
-func setErrorHeaders(h http.Header, e *conv.Error, n int) {
-	h.Set("Content-Type", "application/json")
-	h.Set("Content-Length", strconv.Itoa(n))
-	h.Del("Content-Encoding")
-	if e.RetryAfter > 0 {
-		h.Set("Retry-After", strconv.Itoa(conv.RetryAfterSeconds(e.RetryAfter)))
-	}
-	if e.NoRetry {
-		h.Set("X-Should-Retry", "false")
-	}
 }
 
 const idChars = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789"

@@ -4,9 +4,9 @@ import (
 	"fmt"
 	"math"
 	"regexp"
-	"strings"
 
 	"github.com/poe-openai/caddy-poe-openai/internal/conv"
+	"github.com/poe-openai/caddy-poe-openai/internal/frontend/field"
 	"github.com/poe-openai/caddy-poe-openai/internal/jsontree"
 )
 
@@ -35,12 +35,12 @@ func parseRequest(body []byte, count bool) (*conv.Request, options, *conv.Error)
 	if err != nil {
 		return nil, opts, conv.InvalidRequest("", "invalid_json", "We could not parse the JSON body of your request: %s. The body must be a JSON object.", err)
 	}
-	p := parser{t: t}
+	p := parser{Reader: field.Reader{T: t, Words: words}}
 	req := &conv.Request{IncludeUsage: true} // usage is always reported
-	req.Model = p.requiredString("model")
+	req.Model = p.RequiredString("model")
 	if !count {
 		req.MaxTokens = p.maxTokens()
-		req.Stream = p.optionalBool("stream")
+		req.Stream = p.OptionalBool("stream")
 	}
 	req.Temperature = p.temperature()
 	req.Stop = p.stopSequences()
@@ -49,67 +49,30 @@ func parseRequest(body []byte, count bool) (*conv.Request, options, *conv.Error)
 	req.ReasoningEffort, opts.thinking = p.thinking()
 	system := p.system()
 	req.Messages = p.messages(system)
-	if p.err != nil {
-		return nil, opts, p.err
+	if p.Err != nil {
+		return nil, opts, p.Err
 	}
 	return req, opts, nil
 }
 
 type parser struct {
-	t   *jsontree.Tree
-	err *conv.Error
+	field.Reader
 	// serverTools are the names of the dropped server tools, which a
 	// tool_choice may name.
 	serverTools []string
 }
 
-func (p *parser) fail(param, code, format string, args ...any) {
-	if p.err == nil {
-		p.err = conv.InvalidRequest(param, code, format, args...)
-	}
-}
-
-// present returns a top-level field unless it is absent or null (-1).
-func (p *parser) present(name string) int32 {
-	i := p.t.Field(p.t.Root(), name)
-	if !p.t.Present(i) {
-		return -1
-	}
-	return i
-}
-
-func (p *parser) requiredString(name string) string {
-	i := p.present(name)
-	if i < 0 {
-		p.fail(name, "missing_required_parameter", "%s: Field required", name)
-		return ""
-	}
-	s, ok := p.t.Str(i)
-	if !ok {
-		p.fail(name, "invalid_type", "%s: Input should be a valid string", name)
-		return ""
-	}
-	if strings.TrimSpace(s) == "" {
-		p.fail(name, "invalid_value", "%s: String should not be empty", name)
-	}
-	return s
-}
-
-func (p *parser) optionalBool(name string) bool {
-	i := p.present(name)
-	if i < 0 {
-		return false
-	}
-	b, ok := p.t.Bool(i)
-	if !ok {
-		p.fail(name, "invalid_type", "%s: Input should be a valid boolean", name)
-	}
-	return b
+// words are Anthropic's messages for the checks field.Reader makes.
+var words = field.Words{
+	Missing:  "%s: Field required",
+	String:   "%s: Input should be a valid string",
+	NonEmpty: "%s: String should not be empty",
+	Bool:     "%s: Input should be a valid boolean",
 }
 
 // integer reads a number that has no fractional part.
 func (p *parser) integer(i int32) (int64, bool) {
-	f, ok := p.t.Float(i)
+	f, ok := p.T.Float(i)
 	if !ok || f != math.Trunc(f) || math.Abs(f) > 1<<53 {
 		return 0, false
 	}
@@ -118,46 +81,46 @@ func (p *parser) integer(i int32) (int64, bool) {
 
 // maxTokens is required and positive; the core stops the answer there.
 func (p *parser) maxTokens() int {
-	i := p.present("max_tokens")
+	i := p.Present("max_tokens")
 	if i < 0 {
-		p.fail("max_tokens", "missing_required_parameter", "max_tokens: Field required")
+		p.Fail("max_tokens", "missing_required_parameter", "max_tokens: Field required")
 		return 0
 	}
 	n, ok := p.integer(i)
 	if !ok || n < 1 {
-		p.fail("max_tokens", "invalid_value", "max_tokens: Input should be a positive integer")
+		p.Fail("max_tokens", "invalid_value", "max_tokens: Input should be a positive integer")
 		return 0
 	}
 	return int(min(n, math.MaxInt32))
 }
 
 func (p *parser) temperature() *float64 {
-	i := p.present("temperature")
+	i := p.Present("temperature")
 	if i < 0 {
 		return nil
 	}
-	f, ok := p.t.Float(i)
+	f, ok := p.T.Float(i)
 	if !ok || f < 0 || f > 1 {
-		p.fail("temperature", "invalid_value", "temperature: Input should be a number between 0 and 1")
+		p.Fail("temperature", "invalid_value", "temperature: Input should be a number between 0 and 1")
 		return nil
 	}
 	return &f
 }
 
 func (p *parser) stopSequences() []string {
-	i := p.present("stop_sequences")
+	i := p.Present("stop_sequences")
 	if i < 0 {
 		return nil
 	}
-	if p.t.Kind(i) != '[' {
-		p.fail("stop_sequences", "invalid_type", "stop_sequences: Input should be a valid list")
+	if p.T.Kind(i) != '[' {
+		p.Fail("stop_sequences", "invalid_type", "stop_sequences: Input should be a valid list")
 		return nil
 	}
-	out := make([]string, 0, p.t.Len(i))
-	p.t.Children(i, func(n int, c int32) bool {
-		s, ok := p.t.Str(c)
+	out := make([]string, 0, p.T.Len(i))
+	p.T.Children(i, func(n int, c int32) bool {
+		s, ok := p.T.Str(c)
 		if !ok {
-			p.fail(fmt.Sprintf("stop_sequences[%d]", n), "invalid_type", "stop_sequences[%d]: Input should be a valid string", n)
+			p.Fail(fmt.Sprintf("stop_sequences[%d]", n), "invalid_type", "stop_sequences[%d]: Input should be a valid string", n)
 			return false
 		}
 		out = append(out, s)
@@ -173,53 +136,53 @@ var toolName = regexp.MustCompile(`^[a-zA-Z0-9_-]{1,128}$`)
 // than "custom", such as web_search_20250305 or bash_20250124), which Poe
 // cannot run, and defer_loading placeholders are dropped.
 func (p *parser) tools() []conv.Tool {
-	i := p.present("tools")
+	i := p.Present("tools")
 	if i < 0 {
 		return nil
 	}
-	if p.t.Kind(i) != '[' {
-		p.fail("tools", "invalid_type", "tools: Input should be a valid list")
+	if p.T.Kind(i) != '[' {
+		p.Fail("tools", "invalid_type", "tools: Input should be a valid list")
 		return nil
 	}
-	tools := make([]conv.Tool, 0, p.t.Len(i))
+	tools := make([]conv.Tool, 0, p.T.Len(i))
 	seen := map[string]bool{}
-	p.t.Children(i, func(n int, item int32) bool {
+	p.T.Children(i, func(n int, item int32) bool {
 		at := fmt.Sprintf("tools[%d]", n)
-		if p.t.Kind(item) != '{' {
-			p.fail(at, "invalid_type", "%s: Input should be an object", at)
+		if p.T.Kind(item) != '{' {
+			p.Fail(at, "invalid_type", "%s: Input should be an object", at)
 			return false
 		}
-		name, _ := p.t.Str(p.t.Field(item, "name"))
-		if typ, ok := p.t.Str(p.t.Field(item, "type")); ok && typ != "custom" {
+		name, _ := p.T.Str(p.T.Field(item, "name"))
+		if typ, ok := p.T.Str(p.T.Field(item, "type")); ok && typ != "custom" {
 			p.serverTools = append(p.serverTools, name)
 			return true
 		}
-		if deferred, _ := p.t.Bool(p.t.Field(item, "defer_loading")); deferred {
+		if deferred, _ := p.T.Bool(p.T.Field(item, "defer_loading")); deferred {
 			return true
 		}
 		if !toolName.MatchString(name) {
-			p.fail(at+".name", "invalid_value", "%s.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'", at)
+			p.Fail(at+".name", "invalid_value", "%s.name: String should match pattern '^[a-zA-Z0-9_-]{1,128}$'", at)
 			return false
 		}
 		if seen[name] {
-			p.fail(at+".name", "invalid_value", "%s.name: Tool names must be unique (%q is repeated)", at, name)
+			p.Fail(at+".name", "invalid_value", "%s.name: Tool names must be unique (%q is repeated)", at, name)
 			return false
 		}
 		seen[name] = true
 		tool := conv.Tool{Name: name}
-		if d := p.t.Field(item, "description"); p.t.Present(d) {
+		if d := p.T.Field(item, "description"); p.T.Present(d) {
 			var ok bool
-			if tool.Description, ok = p.t.Str(d); !ok {
-				p.fail(at+".description", "invalid_type", "%s.description: Input should be a valid string", at)
+			if tool.Description, ok = p.T.Str(d); !ok {
+				p.Fail(at+".description", "invalid_type", "%s.description: Input should be a valid string", at)
 				return false
 			}
 		}
-		if s := p.t.Field(item, "input_schema"); p.t.Present(s) {
-			if p.t.Kind(s) != '{' {
-				p.fail(at+".input_schema", "invalid_type", "%s.input_schema: Input should be an object", at)
+		if s := p.T.Field(item, "input_schema"); p.T.Present(s) {
+			if p.T.Kind(s) != '{' {
+				p.Fail(at+".input_schema", "invalid_type", "%s.input_schema: Input should be an object", at)
 				return false
 			}
-			tool.Parameters = p.t.Raw(s)
+			tool.Parameters = p.T.Raw(s)
 		}
 		tools = append(tools, tool)
 		return true
@@ -231,13 +194,13 @@ func (p *parser) tools() []conv.Tool {
 // function / none. disable_parallel_tool_use is accepted; Poe has no such
 // switch.
 func (p *parser) toolChoice(tools []conv.Tool) conv.ToolChoice {
-	i := p.present("tool_choice")
+	i := p.Present("tool_choice")
 	if i < 0 {
 		return conv.ToolChoice{}
 	}
-	typ, ok := p.t.Str(p.t.Field(i, "type"))
-	if p.t.Kind(i) != '{' || !ok {
-		p.fail("tool_choice", "invalid_type", "tool_choice: Input should be an object with a 'type'")
+	typ, ok := p.T.Str(p.T.Field(i, "type"))
+	if p.T.Kind(i) != '{' || !ok {
+		p.Fail("tool_choice", "invalid_type", "tool_choice: Input should be an object with a 'type'")
 		return conv.ToolChoice{}
 	}
 	switch typ {
@@ -248,7 +211,7 @@ func (p *parser) toolChoice(tools []conv.Tool) conv.ToolChoice {
 	case "none":
 		return conv.ToolChoice{Mode: conv.ToolChoiceNone}
 	case "tool":
-		name, _ := p.t.Str(p.t.Field(i, "name"))
+		name, _ := p.T.Str(p.T.Field(i, "name"))
 		for _, t := range tools {
 			if t.Name == name {
 				return conv.ToolChoice{Mode: conv.ToolChoiceFunction, Name: name}
@@ -259,10 +222,10 @@ func (p *parser) toolChoice(tools []conv.Tool) conv.ToolChoice {
 				return conv.ToolChoice{} // a dropped server tool: let the bot answer
 			}
 		}
-		p.fail("tool_choice.name", "invalid_value", "tool_choice.name: Tool %q is not in 'tools'", name)
+		p.Fail("tool_choice.name", "invalid_value", "tool_choice.name: Tool %q is not in 'tools'", name)
 		return conv.ToolChoice{}
 	}
-	p.fail("tool_choice.type", "invalid_value", "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'")
+	p.Fail("tool_choice.type", "invalid_value", "tool_choice.type: Input should be 'auto', 'any', 'tool' or 'none'")
 	return conv.ToolChoice{}
 }
 
@@ -273,23 +236,23 @@ func (p *parser) toolChoice(tools []conv.Tool) conv.ToolChoice {
 // whether thinking blocks go back to the client.
 func (p *parser) thinking() (effort string, show bool) {
 	effort = p.outputEffort()
-	i := p.present("thinking")
+	i := p.Present("thinking")
 	if i < 0 {
 		return effort, false
 	}
-	typ, ok := p.t.Str(p.t.Field(i, "type"))
-	if p.t.Kind(i) != '{' || !ok {
-		p.fail("thinking", "invalid_type", "thinking: Input should be an object with a 'type'")
+	typ, ok := p.T.Str(p.T.Field(i, "type"))
+	if p.T.Kind(i) != '{' || !ok {
+		p.Fail("thinking", "invalid_type", "thinking: Input should be an object with a 'type'")
 		return "", false
 	}
-	display, _ := p.t.Str(p.t.Field(i, "display"))
+	display, _ := p.T.Str(p.T.Field(i, "display"))
 	show = display != "omitted"
 	switch typ {
 	case "enabled":
-		b := p.t.Field(i, "budget_tokens")
+		b := p.T.Field(i, "budget_tokens")
 		budget, isInt := p.integer(b)
 		if !isInt || budget < 1 {
-			p.fail("thinking.budget_tokens", "invalid_value", "thinking.budget_tokens: Input should be a positive integer")
+			p.Fail("thinking.budget_tokens", "invalid_value", "thinking.budget_tokens: Input should be a positive integer")
 			return "", false
 		}
 		if effort != "" {
@@ -310,28 +273,28 @@ func (p *parser) thinking() (effort string, show bool) {
 	case "disabled":
 		return "none", false
 	}
-	p.fail("thinking.type", "invalid_value", "thinking.type: Input should be 'enabled', 'adaptive' or 'disabled'")
+	p.Fail("thinking.type", "invalid_value", "thinking.type: Input should be 'enabled', 'adaptive' or 'disabled'")
 	return "", false
 }
 
 // outputEffort reads output_config.effort: low, medium, high, xhigh, or
 // max (sent as xhigh, the highest effort Poe's flag knows).
 func (p *parser) outputEffort() string {
-	oc := p.present("output_config")
-	if p.t.Kind(oc) != '{' {
+	oc := p.Present("output_config")
+	if p.T.Kind(oc) != '{' {
 		return ""
 	}
-	e := p.t.Field(oc, "effort")
-	if !p.t.Present(e) {
+	e := p.T.Field(oc, "effort")
+	if !p.T.Present(e) {
 		return ""
 	}
-	s, _ := p.t.Str(e)
+	s, _ := p.T.Str(e)
 	switch s {
 	case "low", "medium", "high", "xhigh":
 		return s
 	case "max":
 		return "xhigh"
 	}
-	p.fail("output_config.effort", "invalid_value", "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'")
+	p.Fail("output_config.effort", "invalid_value", "output_config.effort: Input should be 'low', 'medium', 'high', 'xhigh' or 'max'")
 	return ""
 }
