@@ -12,13 +12,8 @@ func (p *parser) messages() []conv.Message {
 	if p.Err != nil {
 		return nil
 	}
-	i := p.Present("messages")
+	i := p.RequiredArray("messages")
 	if i < 0 {
-		p.Fail("messages", "missing_required_parameter", "Missing required parameter: 'messages'.")
-		return nil
-	}
-	if p.T.Kind(i) != '[' {
-		p.Fail("messages", "invalid_type", "'messages' must be an array.")
 		return nil
 	}
 	n, span := p.T.Count(i)

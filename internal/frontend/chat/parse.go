@@ -81,6 +81,7 @@ var words = field.Words{
 	String:   "'%s' must be a string.",
 	NonEmpty: "'%s' must not be empty.",
 	Bool:     "'%s' must be a boolean.",
+	Array:    "'%s' must be an array.",
 }
 
 func (p *parser) object(name string) int32 {

@@ -18,6 +18,7 @@ type Words struct {
 	String   string // not a string
 	NonEmpty string // an empty or blank string
 	Bool     string // not a boolean
+	Array    string // not an array
 }
 
 // Reader reads fields of T's top-level object.
@@ -72,4 +73,18 @@ func (r *Reader) OptionalBool(name string) bool {
 		r.Fail(name, "invalid_type", r.Words.Bool, name)
 	}
 	return b
+}
+
+// RequiredArray returns an array that must be there, or -1.
+func (r *Reader) RequiredArray(name string) int32 {
+	i := r.Present(name)
+	if i < 0 {
+		r.Fail(name, "missing_required_parameter", r.Words.Missing, name)
+		return -1
+	}
+	if r.T.Kind(i) != '[' {
+		r.Fail(name, "invalid_type", r.Words.Array, name)
+		return -1
+	}
+	return i
 }

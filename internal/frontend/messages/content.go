@@ -82,13 +82,8 @@ func (p *parser) text(b int32, at string) (string, bool) {
 // the rest of that message; thinking blocks are dropped; a message left
 // with nothing is dropped.
 func (p *parser) messages(system *conv.Message) []conv.Message {
-	i := p.Present("messages")
+	i := p.RequiredArray("messages")
 	if i < 0 {
-		p.Fail("messages", "missing_required_parameter", "messages: Field required")
-		return nil
-	}
-	if p.T.Kind(i) != '[' {
-		p.Fail("messages", "invalid_type", "messages: Input should be a valid list")
 		return nil
 	}
 	n := p.T.Len(i)

@@ -68,6 +68,7 @@ var words = field.Words{
 	String:   "%s: Input should be a valid string",
 	NonEmpty: "%s: String should not be empty",
 	Bool:     "%s: Input should be a valid boolean",
+	Array:    "%s: Input should be a valid list",
 }
 
 // integer reads a number that has no fractional part.
