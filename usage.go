@@ -36,11 +36,7 @@ const usageSaveEvery = 30 * time.Second
 // saved to ctx.Storage().
 func (h *Handler) provisionUsage(ctx caddy.Context, repl *caddy.Replacer) error {
 	if h.redis != nil {
-		store, err := h.redisUsage(repl.ReplaceAll(h.Redis, ""))
-		if err != nil {
-			return err
-		}
-		h.accounts = &team.Accounts{Store: store}
+		h.accounts = &team.Accounts{Store: h.redisUsage(repl.ReplaceAll(h.Redis, ""))}
 		return nil
 	}
 	storage := storageOf(ctx)
@@ -163,27 +159,22 @@ func (l *ledger) Destruct() error {
 	return nil
 }
 
-// redisUsage is the usage store in Redis, one per URL across reloads.
-func (h *Handler) redisUsage(raw string) (*team.Redis, error) {
+// redisUsage is the usage store in Redis, on the key pool's connection
+// (h.redis), one per connection across reloads: counts held during an
+// outage survive a reload.
+func (h *Handler) redisUsage(raw string) *team.Redis {
 	timeout := durationOr(h.RedisTimeout, tokenpool.DefaultRedisTimeout)
 	sum := sha256.Sum256([]byte(fmt.Sprintf("%s\x00%d", raw, timeout)))
 	key := "poe_openai/usage-redis/" + hex.EncodeToString(sum[:])
-	v, _, err := tokenStates.LoadOrNew(key, func() (caddy.Destructor, error) {
+	v, _, _ := tokenStates.LoadOrNew(key, func() (caddy.Destructor, error) {
 		u := new(redisUsage)
-		r, err := team.NewRedis(team.RedisOptions{URL: raw, Timeout: timeout, OnChange: u.changed})
-		if err != nil {
-			return nil, err
-		}
-		u.r = r
+		u.r = team.NewRedis(team.RedisOptions{Client: h.redis.Client(), Timeout: timeout, OnChange: u.changed})
 		return u, nil
 	})
-	if err != nil {
-		return nil, err
-	}
 	h.held = append(h.held, key)
 	u := v.(*redisUsage)
 	u.log.Store(h.logger)
-	return u.r, nil
+	return u.r
 }
 
 // redisUsage holds the Redis usage store and the logger of the newest
@@ -193,7 +184,9 @@ type redisUsage struct {
 	log atomic.Pointer[zap.Logger]
 }
 
-func (u *redisUsage) Destruct() error { return u.r.Close() }
+// Destruct has nothing to close: the connection is the key pool's, held
+// (under the same URL and timeout) by the same handlers.
+func (u *redisUsage) Destruct() error { return nil }
 
 func (u *redisUsage) changed(up bool, err error) {
 	log := u.log.Load()

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/redis/go-redis/v9"
-	"github.com/redis/go-redis/v9/maintnotifications"
 )
 
 // Defaults of RedisOptions.
@@ -33,7 +32,9 @@ var ErrDown = errors.New("usage store (redis) unreachable")
 
 // RedisOptions configure a Redis store.
 type RedisOptions struct {
-	URL     string        // redis://[user:pass@]host:port/db or rediss://
+	// Client is the connection, the host's (the key pool's): one pool of
+	// connections per Redis, configured once. The host closes it.
+	Client  *redis.Client
 	Timeout time.Duration // deadline of each call; DefaultRedisTimeout when 0
 	// Retry is how often, while Redis is down, one call tries it again
 	// (the others fail at once); DefaultRedisRetry when 0.
@@ -75,15 +76,9 @@ type pendKey struct {
 	client, model string
 }
 
-// NewRedis connects; an unreachable server is not an error (the store
-// reports it when used), a malformed URL is. Errors never quote the URL,
-// which may hold a password.
-func NewRedis(o RedisOptions) (*Redis, error) {
-	opt, err := redis.ParseURL(o.URL)
-	if err != nil {
-		return nil, errors.New("redis: the URL must read redis://[user:pass@]host:port/db or rediss://")
-	}
-	r := &Redis{timeout: o.Timeout, retry: o.Retry, now: o.Now, onChange: o.OnChange, pending: map[pendKey]Counts{}}
+// NewRedis returns a store on o.Client.
+func NewRedis(o RedisOptions) *Redis {
+	r := &Redis{c: o.Client, timeout: o.Timeout, retry: o.Retry, now: o.Now, onChange: o.OnChange, pending: map[pendKey]Counts{}}
 	if r.timeout <= 0 {
 		r.timeout = DefaultRedisTimeout
 	}
@@ -96,22 +91,8 @@ func NewRedis(o RedisOptions) (*Redis, error) {
 	if r.onChange == nil {
 		r.onChange = func(bool, error) {}
 	}
-	// As the key pool's connection: short deadlines and no retries, so a
-	// slow Redis costs a request at most one timeout.
-	opt.ContextTimeoutEnabled = true
-	opt.DialTimeout, opt.ReadTimeout, opt.WriteTimeout = r.timeout, r.timeout, r.timeout
-	opt.PoolTimeout = r.timeout
-	opt.MaxRetries = -1
-	opt.DialerRetries = 1
-	opt.DisableIdentity = true
-	opt.Protocol = 2
-	opt.MaintNotificationsConfig = &maintnotifications.Config{Mode: maintnotifications.ModeDisabled}
-	r.c = redis.NewClient(opt)
-	return r, nil
+	return r
 }
-
-// Close closes the connection.
-func (r *Redis) Close() error { return r.c.Close() }
 
 func dayKey(client string, d Day) string { return redisPrefix + client + ":" + d.String() }
 

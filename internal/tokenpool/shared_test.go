@@ -428,3 +428,11 @@ func TestSharedCache(t *testing.T) {
 		t.Fatal("a miss must not look like an outage")
 	}
 }
+
+// The URL is parsed here once for every Redis user (pool, usage, stored
+// responses); its error never quotes it, since it may hold a password.
+func TestRedisBadURLKeepsItsSecret(t *testing.T) {
+	if _, err := NewRedis(RedisOptions{URL: "http://user:secret@x"}); err == nil || strings.Contains(err.Error(), "secret") {
+		t.Fatalf("%v", err)
+	}
+}
