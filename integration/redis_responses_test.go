@@ -23,16 +23,7 @@ func TestRedisStoredResponses(t *testing.T) {
 	for range 2 {
 		port := freePort()
 		bases = append(bases, fmt.Sprintf("http://127.0.0.1:%d", port))
-		config := fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	auto_https off
-	grace_period 1ns
-	log {
-		output stderr
-		format json
-	}
-}
-http://127.0.0.1:%d {
+		config := procGlobals(t, "") + fmt.Sprintf(`http://127.0.0.1:%d {
 	poe_openai {
 		poe_keys tok-stored
 		auth_keys alice bob
@@ -41,7 +32,7 @@ http://127.0.0.1:%d {
 		redis_timeout 1s
 	}
 }
-`, freePort(), port, fakeURL)
+`, port, fakeURL)
 		startCaddyProc(t, bin, config, env)
 	}
 	a, b := bases[0], bases[1]

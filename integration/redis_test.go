@@ -61,6 +61,27 @@ type caddyProc struct {
 	exited  chan struct{}
 }
 
+// procGlobals is the global options block of a Caddy process: its own
+// admin port, no HTTPS, logs as JSON on stderr (caddyProc reads them), and
+// storage in dir (a fresh one when ""), so that no two tests share usage
+// counts through Caddy's default storage.
+func procGlobals(t *testing.T, dir string) string {
+	if dir == "" {
+		dir = t.TempDir()
+	}
+	return fmt.Sprintf(`{
+	admin 127.0.0.1:%d
+	auto_https off
+	grace_period 1ns
+	storage file_system %s
+	log {
+		output stderr
+		format json
+	}
+}
+`, freePort(), dir)
+}
+
 func startCaddyProc(t *testing.T, bin, config string, env []string) *caddyProc {
 	t.Helper()
 	dir := t.TempDir()
@@ -280,16 +301,7 @@ func TestRedisSharedPool(t *testing.T) {
 			ports[i] = freePort()
 			sites[i] = append(sites[i], fmt.Sprintf("http://127.0.0.1:%d", ports[i]))
 		}
-		config := fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	auto_https off
-	grace_period 1ns
-	log {
-		output stderr
-		format json
-	}
-}
-`, freePort()) + fmt.Sprintf(redisSites, append([]any{fakeURL}, ports...)...)
+		config := procGlobals(t, "") + fmt.Sprintf(redisSites, append([]any{fakeURL}, ports...)...)
 		procs = append(procs, startCaddyProc(t, bin, config, env))
 	}
 	for _, p := range procs {

@@ -332,20 +332,10 @@ func TestBudgetRequestsAcrossReload(t *testing.T) {
 // tests: its own admin port and storage, one site.
 func teamProc(t *testing.T, storage string, port int, site string) *caddyProc {
 	t.Helper()
-	cfg := fmt.Sprintf(`{
-	admin 127.0.0.1:%d
-	auto_https off
-	grace_period 1ns
-	storage file_system %s
-	log {
-		output stderr
-		format json
-	}
-}
-http://127.0.0.1:%d {
+	cfg := procGlobals(t, storage) + fmt.Sprintf(`http://127.0.0.1:%d {
 %s
 }
-`, freePort(), storage, port, site)
+`, port, site)
 	return startCaddyProc(t, caddyBinary(t), cfg, nil)
 }
 
