@@ -173,9 +173,9 @@ func (h *Handler) provisionClients(repl *caddy.Replacer, authKeys []string) erro
 	return nil
 }
 
-// rateLimiter is a per-key limiter of perMinute requests, kept across
-// reloads and shared through Redis when `redis` is set, as
-// client_rate_limit's is.
+// rateLimiter is a per-client limiter of perMinute requests, for
+// client_rate_limit and for clients' own rate_limit: kept across reloads,
+// and shared through Redis when `redis` is set.
 func (h *Handler) rateLimiter(perMinute int) (tokenpool.ClientLimiter, error) {
 	v, err := h.hold(fmt.Sprintf("poe_openai/clients/%d", perMinute), func() caddy.Destructor {
 		return tokenpool.NewKeyLimiter(perMinute, tokenpool.SystemClock())

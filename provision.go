@@ -74,13 +74,9 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 		h.pass = v.(*tokenpool.Passthrough)
 	}
 	if h.ClientRateLimit > 0 {
-		v, err := h.hold(fmt.Sprintf("poe_openai/clients/%d", h.ClientRateLimit), func() caddy.Destructor {
-			return tokenpool.NewKeyLimiter(h.ClientRateLimit, tokenpool.SystemClock())
-		})
-		if err != nil {
+		if h.limiter, err = h.rateLimiter(h.ClientRateLimit); err != nil { // clients.go
 			return err
 		}
-		h.limiter = h.clientLimiter(v.(*tokenpool.KeyLimiter))
 	}
 
 	if err := h.provisionClients(repl, authKeys); err != nil { // clients.go

@@ -102,14 +102,6 @@ func (h *Handler) newKeys(repl *caddy.Replacer, tokens []*tokenpool.Token, limit
 	return tokenpool.NewShared(c.r, tokens, limits), nil
 }
 
-// clientLimiter shares a client limiter through Redis when `redis` is set.
-func (h *Handler) clientLimiter(local *tokenpool.KeyLimiter) tokenpool.ClientLimiter {
-	if h.redis == nil {
-		return local
-	}
-	return tokenpool.NewSharedLimiter(h.redis, local, h.ClientRateLimit)
-}
-
 // responsesRemote keeps stored responses in Redis when `redis` is set, so
 // that previous_response_id works whichever instance answered first.
 func (h *Handler) responsesRemote() responses.Remote {
