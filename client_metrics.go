@@ -1,11 +1,9 @@
 package poeopenai
 
 import (
-	"errors"
 	"strconv"
 
 	"github.com/prometheus/client_golang/prometheus"
-	"go.uber.org/zap"
 
 	"github.com/poe-openai/caddy-poe-openai/internal/team"
 )
@@ -25,20 +23,6 @@ var (
 		Help: "Tokens by client, model and type (prompt or completion), as usage reports them.",
 	}, []string{"client", "model", "type"})
 )
-
-func registerClientMetrics(reg *prometheus.Registry, log *zap.Logger) {
-	if reg == nil {
-		return
-	}
-	for _, c := range []prometheus.Collector{clientRequests, clientTokens} {
-		if err := reg.Register(c); err != nil {
-			var already prometheus.AlreadyRegisteredError
-			if !errors.As(err, &already) {
-				log.Warn("cannot register metrics", zap.Error(err))
-			}
-		}
-	}
-}
 
 func observeClient(client, model string, status int, c team.Counts) {
 	clientRequests.WithLabelValues(client, model, strconv.Itoa(status)).Inc()

@@ -42,10 +42,18 @@ type metrics struct {
 }
 
 func registerMetrics(reg *prometheus.Registry, log *zap.Logger) *metrics {
+	register(reg, log, promMetrics.requests, promMetrics.firstByte, promMetrics.tokens, promMetrics.attempts)
+	return promMetrics
+}
+
+// register adds the module's collectors, created once per process, to a
+// config's registry (nil without one); each config of a reload registers
+// them again, which is fine.
+func register(reg *prometheus.Registry, log *zap.Logger, cs ...prometheus.Collector) {
 	if reg == nil {
-		return promMetrics
+		return
 	}
-	for _, c := range []prometheus.Collector{promMetrics.requests, promMetrics.firstByte, promMetrics.tokens, promMetrics.attempts} {
+	for _, c := range cs {
 		if err := reg.Register(c); err != nil {
 			var already prometheus.AlreadyRegisteredError
 			if !errors.As(err, &already) {
@@ -53,7 +61,6 @@ func registerMetrics(reg *prometheus.Registry, log *zap.Logger) *metrics {
 			}
 		}
 	}
-	return promMetrics
 }
 
 func (m *metrics) observe(status int, stream bool, o *core.Outcome) {

@@ -46,7 +46,7 @@ func (h *Handler) pointsInterval() time.Duration {
 // points_check is 0, starts its rounds (the first one now). The relay asks
 // it, instead of Poe directly, whether a refused key still has points.
 func (h *Handler) startPoints(tokens []*tokenpool.Token, quarantine time.Duration) error {
-	registerPointsMetric(h.ctx.GetMetricsRegistry(), h.logger)
+	register(h.ctx.GetMetricsRegistry(), h.logger, pointsGauge)
 	aside, ok := h.pool.(tokenpool.Aside)
 	if !ok || len(tokens) == 0 {
 		return nil
@@ -110,19 +110,6 @@ func (h *Handler) balance(ctx context.Context, secret string) (int64, error) {
 func (h *Handler) emitKeyEvent(name, fp, reason string) {
 	if h.events != nil {
 		h.events.Emit(h.ctx, name, map[string]any{"key": fp, "reason": reason})
-	}
-}
-
-// registerPointsMetric adds the points gauge to the config's registry.
-func registerPointsMetric(reg *prometheus.Registry, log *zap.Logger) {
-	if reg == nil {
-		return
-	}
-	if err := reg.Register(pointsGauge); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if !errors.As(err, &already) {
-			log.Warn("cannot register metrics", zap.Error(err))
-		}
 	}
 }
 

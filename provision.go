@@ -138,10 +138,10 @@ func (h *Handler) Provision(ctx caddy.Context) error {
 	if err := h.startPoints(held, limits.Quarantine); err != nil { // points.go
 		return err
 	}
-	registerClientMetrics(ctx.GetMetricsRegistry(), h.logger)
+	register(ctx.GetMetricsRegistry(), h.logger, clientRequests, clientTokens)
 	h.engine.CountAlways = true // usage is recorded for every request
 	if h.redis != nil {
-		registerSharedMetric(ctx.GetMetricsRegistry(), h.logger)
+		register(ctx.GetMetricsRegistry(), h.logger, sharedUp)
 		h.engine.Uploads.Remote = tokenpool.NewSharedCache(h.redis, "upload")
 	}
 	// Load the tokenizer's table now, not on the first request.

@@ -111,19 +111,6 @@ func (h *Handler) responsesRemote() responses.Remote {
 	return tokenpool.NewSharedCache(h.redis, "responses")
 }
 
-// registerSharedMetric adds shared_state_up to the config's registry.
-func registerSharedMetric(reg *prometheus.Registry, log *zap.Logger) {
-	if reg == nil {
-		return
-	}
-	if err := reg.Register(sharedUp); err != nil {
-		var already prometheus.AlreadyRegisteredError
-		if !errors.As(err, &already) {
-			log.Warn("cannot register metrics", zap.Error(err))
-		}
-	}
-}
-
 // checkRedisURL accepts redis:// and rediss:// URLs. Errors never quote
 // the URL: it may hold a password.
 func checkRedisURL(raw string) error {
