@@ -63,26 +63,22 @@ func (h *Handler) ServeHTTP(w http.ResponseWriter, r *http.Request, next caddyht
 		return nil
 	}
 	start := time.Now()
+	var rep core.Report
 	if e := h.clientLimit(who); e != nil {
 		fe.WriteError(w, e)
-		rep := core.Report{Status: e.Status, Err: e.Message}
-		h.logRequest(r, &rep, who, start)
-		if rt != routeCount {
-			h.recordUsage(who, &rep)
+		rep = core.Report{Status: e.Status, Err: e.Message}
+	} else {
+		who.Allow = h.admission(who, rt == routeMessages) // clients.go
+		switch rt {
+		case routeCount:
+			rep = h.engine.ServeCount(w, r, messages.FrontEnd{})
+		case routeChat:
+			rep = h.engine.Serve(w, r, chat.FrontEnd{}, who, h.pool)
+		case routeResponses:
+			rep = h.engine.Serve(w, r, h.responses, who, h.pool)
+		case routeMessages:
+			rep = h.engine.Serve(w, r, messages.FrontEnd{}, who, h.pool)
 		}
-		return nil
-	}
-	who.Allow = h.admission(who, rt == routeMessages) // clients.go
-	var rep core.Report
-	switch rt {
-	case routeCount:
-		rep = h.engine.ServeCount(w, r, messages.FrontEnd{})
-	case routeChat:
-		rep = h.engine.Serve(w, r, chat.FrontEnd{}, who, h.pool)
-	case routeResponses:
-		rep = h.engine.Serve(w, r, h.responses, who, h.pool)
-	case routeMessages:
-		rep = h.engine.Serve(w, r, messages.FrontEnd{}, who, h.pool)
 	}
 	h.logRequest(r, &rep, who, start)
 	if rt != routeCount {
