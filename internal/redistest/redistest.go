@@ -59,8 +59,8 @@ func Run(port int, setup func(*exec.Cmd)) (*exec.Cmd, error) {
 	}
 }
 
-// FreePort asks the kernel for a free loopback port.
-func FreePort() (int, error) {
+// freePort asks the kernel for a free loopback port.
+func freePort() (int, error) {
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		return 0, err
@@ -86,7 +86,7 @@ func Start(tb testing.TB) *Server {
 	if !Installed() {
 		tb.Skip("redis-server is not installed (apt-get install redis-server); skipping the Redis tests")
 	}
-	port, err := FreePort()
+	port, err := freePort()
 	if err != nil {
 		tb.Fatal(err)
 	}
